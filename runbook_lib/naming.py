@@ -1,0 +1,175 @@
+"""AWS, GitHub and Terraform naming rules, each written once.
+
+Every rule is a :class:`Rule`: a test and the sentence a user reads when a value
+breaks it. The parameter models and the cross-field checks both use these, so a
+limit never appears as a literal in two places.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Rule:
+    describe: str
+    test: Callable[[str], bool]
+
+    def check(self, value: str) -> str | None:
+        """Return the rule text when ``value`` breaks the rule, else None."""
+        return None if self.test(value) else self.describe
+
+
+def _pattern(regex: str, describe: str, max_len: int | None = None,
+             min_len: int = 1) -> Rule:
+    compiled = re.compile(regex)
+
+    def test(value: str) -> bool:
+        if not (min_len <= len(value) <= (max_len or len(value))):
+            return False
+        return compiled.fullmatch(value) is not None
+
+    return Rule(describe, test)
+
+
+# Limits that other code reads by name.
+IAM_ROLE_NAME_MAX = 64
+DEPLOY_ROLE_SUFFIX = "-deploy"          # the deploy-role module names roles <cluster>-deploy
+PIPELINE_ROLE_SUFFIX = "-pipeline"      # cicd-pipeline names its role <pipeline>-pipeline
+ECR_POLICY_SUFFIX = "-ecr"              # ecr-project's managed policy <project>-ecr
+ECR_BASE_MIRROR_SUFFIX = "-base"        # ecr-repository's base image mirror
+IAM_POLICY_NAME_MAX = 128
+
+ACCOUNT_ID = _pattern(r"[0-9]{12}", "is not an AWS account id (exactly 12 digits, quoted in YAML)")
+
+REGION = _pattern(
+    r"(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]",
+    "is not an AWS region name (like us-east-1 or eu-west-2)",
+)
+
+
+def _bucket_test(value: str) -> bool:
+    if not 3 <= len(value) <= 63:
+        return False
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", value):
+        return False
+    if ".." in value or ".-" in value or "-." in value:
+        return False
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        return False
+    if value.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
+        return False
+    return not value.endswith(("-s3alias", "--ol-s3", "--x-s3", ".mrap"))
+
+
+S3_BUCKET = Rule(
+    "is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, dots and "
+    "hyphens; starts and ends with a letter or digit; no '..', no IP address form, no reserved "
+    "prefix or suffix)",
+    _bucket_test,
+)
+
+GITHUB_REPOSITORY = _pattern(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}",
+    "is not a GitHub repository in the form owner/name",
+)
+
+GITHUB_OWNER = _pattern(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})",
+    "is not a GitHub user or organization name (letters, digits and hyphens, at most 39)",
+)
+
+ECR_REPOSITORY = _pattern(
+    r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*",
+    "is not a valid ECR repository name (lowercase path segments of letters and digits "
+    "separated by '.', '_', '-' or '/', 2-256 characters including the '-base' mirror suffix)",
+    max_len=256 - len(ECR_BASE_MIRROR_SUFFIX),
+    min_len=2,
+)
+
+CODEBUILD_PROJECT = _pattern(
+    r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    "is not a valid CodeBuild project name (2-150 characters: letters, digits, '-' and '_', "
+    "starting with a letter or digit)",
+    max_len=150,
+    min_len=2,
+)
+
+PIPELINE_NAME = _pattern(
+    r"[A-Za-z0-9.@_-]+",
+    "is not a valid CodePipeline name (letters, digits, '.', '@', '-', '_'; at most 100)",
+    max_len=100,
+)
+
+ACTION_NAME = _pattern(
+    r"[A-Za-z0-9.@_-]+",
+    "is not a valid CodePipeline action name (letters, digits, '.', '@', '-', '_'; at most 100)",
+    max_len=100,
+)
+
+EKS_CLUSTER = _pattern(
+    r"[0-9A-Za-z][A-Za-z0-9_-]*",
+    "is not a valid EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit)",
+    max_len=100,
+)
+
+IAM_ROLE_NAME = _pattern(
+    r"[\w+=,.@-]+",
+    f"is not a valid IAM role name (letters, digits and '+=,.@_-', at most {IAM_ROLE_NAME_MAX})",
+    max_len=IAM_ROLE_NAME_MAX,
+)
+
+# Names that become Terraform identifiers (module block names, provider aliases)
+# and path segments: lowercase, start with a letter.
+SLUG = _pattern(
+    r"[a-z][a-z0-9-]*",
+    "is not a valid name here (lowercase letters, digits and '-', starting with a letter; at most 40)",
+    max_len=40,
+)
+
+SSM_PARAMETER_NAME = _pattern(
+    r"/[A-Za-z0-9_.\-/]+",
+    "is not a fully qualified SSM parameter name (starts with '/', then letters, digits and "
+    "'_.-/'; at most 1011 characters)",
+    max_len=1011,
+)
+
+CODESTAR_CONNECTION_NAME = _pattern(
+    r"[A-Za-z0-9_.@+:-]+",
+    "is not a valid CodeStar connection name (1-32 characters: letters, digits and '_.@+:-')",
+    max_len=32,
+)
+
+GIT_BRANCH = _pattern(
+    r"(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[^\s~^:?*\[\\]+(?<!/)(?<!\.lock)(?<!\.)",
+    "is not a valid git branch name",
+    max_len=255,
+)
+
+ENV_VAR_NAME = _pattern(
+    r"[A-Za-z_][A-Za-z0-9_]*",
+    "is not a valid environment variable name (letters, digits and '_', not starting with a digit)",
+)
+
+RELATIVE_PATH = _pattern(
+    r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+",
+    "is not a relative path inside the repository (letters, digits and '_./-'; no leading '/', no '..')",
+    max_len=1024,
+)
+
+TAG_KEY = _pattern(
+    r"[\w .:/=+@-]+",
+    "is not a valid AWS tag key (1-128 characters: letters, digits, spaces and '_.:/=+-@')",
+    max_len=128,
+)
+
+TAG_VALUE = _pattern(
+    r"[\w .:/=+@-]*",
+    "is not a valid AWS tag value (at most 256 characters: letters, digits, spaces and '_.:/=+-@')",
+    max_len=256,
+    min_len=0,
+)
+
+SEMVER = _pattern(r"[0-9]+\.[0-9]+\.[0-9]+", "is not a version in the form X.Y.Z")

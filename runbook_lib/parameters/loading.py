@@ -1,0 +1,125 @@
+"""Read parameters files and turn every problem into a :class:`ParameterIssue`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import MISSING, ParameterError, ParameterIssue
+from .models import App, Org
+from .rules import check_app, check_org
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            out += " (key)"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _rule(error: dict, model: type[BaseModel], loc: tuple) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known field here (check the spelling against the README's parameters reference)"
+    if kind == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    if kind in ("string_type", "str_type"):
+        return "must be a string (quote it in YAML)"
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}"
+    if kind in ("too_short", "list_type", "dict_type", "model_type", "bool_type", "model_attributes_type"):
+        return error["msg"][0].lower() + error["msg"][1:]
+    return error["msg"][0].lower() + error["msg"][1:]
+
+
+def _read_yaml(path: Path) -> tuple[object, list[ParameterIssue]]:
+    file = str(path)
+    if not path.is_file():
+        return None, [ParameterIssue(file, "", MISSING, "does not exist or is not a file")]
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [ParameterIssue(file, "", MISSING, f"is not valid YAML at {where}: {problem}")]
+    except UnicodeDecodeError:
+        return None, [ParameterIssue(file, "", MISSING, "is not UTF-8 text")]
+    if not isinstance(data, dict):
+        return None, [ParameterIssue(file, "", MISSING, "must hold a YAML mapping of fields at the top level")]
+    return data, []
+
+
+def _validate(model: type[M], data: dict, file: str, context: dict | None = None) -> tuple[M | None, list[ParameterIssue]]:
+    try:
+        return model.model_validate(data, context=context), []
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            value = MISSING if error["type"] == "missing" else error.get("input", MISSING)
+            if loc and loc[-1] == "[key]":
+                value = loc[-2]
+            issues.append(ParameterIssue(file, field_path(loc), value, _rule(error, model, loc)))
+        return None, issues
+
+
+def load_org(path: str | Path) -> Org:
+    """Load and validate ``org.yaml``; raise :class:`ParameterError` listing every issue."""
+    path = Path(path)
+    data, issues = _read_yaml(path)
+    if issues:
+        raise ParameterError(issues)
+    org, issues = _validate(Org, data, str(path))
+    if org is not None:
+        issues = check_org(org, str(path))
+    if issues:
+        raise ParameterError(issues)
+    return org
+
+
+def load_app(path: str | Path, org: Org, org_path: str | Path = "org.yaml") -> App:
+    """Load one application file and check it against the organization."""
+    path = Path(path)
+    data, issues = _read_yaml(path)
+    if issues:
+        raise ParameterError(issues)
+    app, issues = _validate(App, data, str(path), {"org": org, "org_file": str(org_path)})
+    if app is not None:
+        issues = check_app(app, org, str(path), str(org_path))
+    if issues:
+        raise ParameterError(issues)
+    return app
+
+
+def load_apps(paths: list[str | Path], org: Org, org_path: str | Path = "org.yaml") -> list[App]:
+    """Load several application files, reporting the issues of all of them together."""
+    apps, issues = [], []
+    names: dict[str, str] = {}
+    for path in paths:
+        try:
+            app = load_app(path, org, org_path)
+        except ParameterError as exc:
+            issues += exc.issues
+            continue
+        if app.name in names:
+            issues.append(ParameterIssue(str(path), "name", app.name, f"is already the name of the application in {names[app.name]}"))
+            continue
+        names[app.name] = str(path)
+        apps.append(app)
+    if issues:
+        raise ParameterError(issues)
+    return apps

@@ -1,0 +1,86 @@
+"""What differs between targets: providers, backend and module sources. Nothing else.
+
+A root module is rendered once; the target only fills in ``providers.tf``,
+``backend.tf`` and each module's ``source`` line. That keeps the sandbox
+exercising the same module calls that ship to real accounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .. import catalog
+from ..parameters.models import Org
+from .hcl import Attr, Block, Comment, Item
+
+SESSION_NAME = "eks-cicd-runbooks"
+
+
+class Target(str, Enum):
+    live = "live"
+    sandbox = "sandbox"
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """One provider configuration: the default (Operations) or an alias (a Workload account)."""
+
+    alias: str | None
+    account_id: str
+    region: str
+
+
+def role_arn(account_id: str, role_name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{role_name}"
+
+
+class LiveTarget:
+    """Real AWS: upstream modules at pinned commits, credentials from the usual chain."""
+
+    name = Target.live
+
+    def module_source(self, repository: str, ref: str, module: str) -> tuple[str, str]:
+        src = catalog.source(repository, ref)
+        return catalog.git_source(repository, ref, module), f"{repository} {ref} ({src.short})"
+
+    def provider_blocks(self, org: Org, accounts: list[ProviderAccount]) -> list[Item]:
+        blocks: list[Item] = []
+        for account in accounts:
+            body: list[Item] = []
+            if account.alias:
+                body.append(Attr("alias", account.alias))
+            body += [
+                Attr("region", account.region),
+                Attr("allowed_account_ids", [account.account_id]),
+                Block("assume_role", (), [
+                    Attr("role_arn", role_arn(account.account_id, org.terraform_role_name)),
+                    Attr("session_name", SESSION_NAME),
+                ]),
+            ]
+            blocks.append(Block("provider", ("aws",), body))
+        return blocks
+
+    def backend_blocks(self, org: Org, key: str) -> list[Item]:
+        return [Block("terraform", (), [Block("backend", ("s3",), [
+            Attr("bucket", org.state_bucket),
+            Attr("key", key),
+            Attr("region", org.region),
+            Attr("encrypt", True),
+            Attr("use_lockfile", True),
+            Attr("assume_role", {
+                "role_arn": role_arn(org.accounts.operations.id, org.terraform_role_name),
+                "session_name": SESSION_NAME,
+            }),
+        ])])]
+
+
+def describe(target: Target) -> str:
+    return {
+        Target.live: "real AWS accounts, upstream modules pinned to commits",
+        Target.sandbox: "the embedded AWS emulator on 127.0.0.1, sandbox modules",
+    }[target]
+
+
+def header_comment(target: Target) -> Comment:
+    return Comment(f"Target: {target.value} ({describe(target)}).")

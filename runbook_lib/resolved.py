@@ -1,0 +1,183 @@
+"""Names and defaults derived from the parameters, computed in one place.
+
+The renderer, the cross-field rules and (later) the checks all ask this module
+what a resource is called, so a name is never spelled two ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import naming
+from .parameters.models import App, ManifestsTool, Org
+
+# The connection provider is GitHub: the codebuild-credential module's lookup
+# table only works for GitHub (its "Bitbucket" spelling does not match its table).
+CONNECTION_PROVIDER = "GitHub"
+
+DEFAULT_MANIFEST_SOURCE = {
+    ManifestsTool.kustomize: "overlays/{stage}",
+    ManifestsTool.helm: "values/{stage}.yaml",
+    ManifestsTool.plain: "manifests/{stage}",
+}
+
+
+def codebuild_name(namespace: list[str], name: str) -> str:
+    """The name codebuild-project, deploy-project and cicd-pipeline give: namespace + name, de-duplicated."""
+    parts: list[str] = []
+    for part in [*namespace, name]:
+        if part not in parts:
+            parts.append(part)
+    return "-".join(parts)
+
+
+def connection_parameter(connection_name: str) -> str:
+    """SSM parameter the codestar-connection module writes with the connection ARN."""
+    return f"/codestar_connection/{CONNECTION_PROVIDER}/{connection_name}"
+
+
+@dataclass(frozen=True)
+class ResolvedDeployment:
+    stage: str
+    action: str
+    cluster: str
+    account_name: str
+    account_id: str | None
+    region: str
+    manifest_path: str
+    manifest_source: str
+
+    @property
+    def role_name(self) -> str:
+        return f"{self.cluster}{naming.DEPLOY_ROLE_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class ResolvedStage:
+    name: str
+    branch: str
+    manifests_branch: str
+    deploy_env_vars: dict[str, str]
+    deployments: tuple[ResolvedDeployment, ...]
+    pipeline_module_name: str
+    pipeline_name: str
+
+    @property
+    def pipeline_role_name(self) -> str:
+        return f"{self.pipeline_name}{naming.PIPELINE_ROLE_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """One deploy role: a cluster in a workload account (shared by stages that use it)."""
+
+    account_name: str
+    account_id: str | None
+    cluster: str
+
+    @property
+    def role_name(self) -> str:
+        return f"{self.cluster}{naming.DEPLOY_ROLE_SUFFIX}"
+
+    @property
+    def module_name(self) -> str:
+        return f"deploy_role_{self.account_name}_{self.cluster}".replace("-", "_").lower()
+
+
+@dataclass(frozen=True)
+class ResolvedApp:
+    org: Org
+    app: App
+    ecr_namespace: tuple[str, ...]
+    ecr_name: str
+    image_project_module_name: str
+    manifests_project_module_name: str
+    deploy_project_module_name: str
+    stages: tuple[ResolvedStage, ...]
+
+    @property
+    def namespace(self) -> list[str]:
+        return [self.org.namespace]
+
+    @property
+    def image_project_name(self) -> str:
+        return codebuild_name(self.namespace, self.image_project_module_name)
+
+    @property
+    def manifests_project_name(self) -> str:
+        return codebuild_name(self.namespace, self.manifests_project_module_name)
+
+    @property
+    def deploy_project_name(self) -> str:
+        return codebuild_name(self.namespace, self.deploy_project_module_name)
+
+    @property
+    def ecr_repository(self) -> str:
+        return self.app.ecr_repository
+
+    @property
+    def deploy_targets(self) -> tuple[DeployTarget, ...]:
+        seen: dict[tuple[str, str], DeployTarget] = {}
+        for stage in self.stages:
+            for dep in stage.deployments:
+                key = (dep.account_name, dep.cluster)
+                seen.setdefault(key, DeployTarget(dep.account_name, dep.account_id, dep.cluster))
+        return tuple(seen.values())
+
+    @property
+    def cluster_names(self) -> list[str]:
+        return sorted({t.cluster for t in self.deploy_targets})
+
+    @property
+    def workload_accounts(self) -> list[str]:
+        """Workload account names this app deploys to, in org.yaml order."""
+        used = {t.account_name for t in self.deploy_targets}
+        return [name for name in self.org.accounts.workloads if name in used]
+
+    def deploy_target(self, dep: ResolvedDeployment) -> DeployTarget:
+        return next(t for t in self.deploy_targets if (t.account_name, t.cluster) == (dep.account_name, dep.cluster))
+
+
+def resolve(org: Org, app: App) -> ResolvedApp:
+    namespace = [org.namespace]
+    ecr_parts = app.ecr_repository.split("/")
+    stages = []
+    for stage in app.stages:
+        deployments = []
+        for dep in stage.deployments:
+            account = org.accounts.workloads.get(dep.account)
+            source = dep.manifest_source or DEFAULT_MANIFEST_SOURCE[app.manifests_tool].format(stage=stage.name)
+            deployments.append(
+                ResolvedDeployment(
+                    stage=stage.name,
+                    action=dep.name or dep.cluster,
+                    cluster=dep.cluster,
+                    account_name=dep.account,
+                    account_id=account.id if account else None,
+                    region=dep.region or org.region,
+                    manifest_path=dep.manifest_path or f"{stage.name}/{dep.cluster}.yaml",
+                    manifest_source=source,
+                )
+            )
+        module_name = f"{app.name}-{stage.name}"
+        stages.append(
+            ResolvedStage(
+                name=stage.name,
+                branch=stage.branch,
+                manifests_branch=stage.manifests_branch or stage.branch,
+                deploy_env_vars={**app.deploy_env_vars, **stage.deploy_env_vars},
+                deployments=tuple(deployments),
+                pipeline_module_name=module_name,
+                pipeline_name=codebuild_name(namespace, module_name),
+            )
+        )
+    return ResolvedApp(
+        org=org,
+        app=app,
+        ecr_namespace=tuple(ecr_parts[:-1]),
+        ecr_name=ecr_parts[-1],
+        image_project_module_name=f"{app.name}-image",
+        manifests_project_module_name=f"{app.name}-manifests",
+        deploy_project_module_name=f"{app.name}-deploy",
+        stages=tuple(stages),
+    )

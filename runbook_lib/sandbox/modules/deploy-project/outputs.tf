@@ -1,0 +1,1 @@
+# Upstream declares no outputs for this module, so neither does the sandbox.

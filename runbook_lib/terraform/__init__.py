@@ -1,0 +1,1 @@
+"""Running the Terraform CLI: finding it, configuring it, and (in runner) its verbs."""

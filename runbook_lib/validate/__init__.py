@@ -1,0 +1,60 @@
+"""Static validation: check a rendered tree before any Terraform runs.
+
+:func:`validate_tree` checks the files under ``out`` against a fresh render of
+the parameters (drift), then formatting, module calls, cross-root wiring and the
+buildspecs. It returns findings; nothing here writes or changes a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..parameters.models import App, Org
+from ..render import render_files, render_roots
+from .findings import Finding, Status, passed, summary, table
+from .parse import parse_root
+from .static import check_buildspec, check_consistency, check_fmt, check_modules
+
+
+def check_drift(out: Path, expected: dict[str, str]) -> list[Finding]:
+    findings = []
+    missing = [rel for rel in expected if not (out / rel).is_file()]
+    stale = [rel for rel in expected if (out / rel).is_file() and (out / rel).read_text(encoding="utf-8") != expected[rel]]
+    if missing:
+        findings.append(Finding("rendered files", str(out), Status.FAIL,
+                                f"{len(missing)} file(s) missing, e.g. {missing[0]}; run `runbook render` first"))
+    if stale:
+        findings.append(Finding("rendered files", str(out), Status.FAIL,
+                                f"{len(stale)} file(s) differ from the parameters: {', '.join(stale[:4])}; "
+                                "run `runbook render` (hand edits need --force)"))
+    if not missing and not stale:
+        findings.append(Finding("rendered files", str(out), Status.PASS, f"{len(expected)} files match the parameters"))
+    return findings
+
+
+def validate_tree(org: Org, app: App | None, target, out: Path) -> list[Finding]:
+    out = Path(out)
+    expected = render_files(org, app, target)
+    findings = check_drift(out, expected)
+    if any(f.status is Status.FAIL and "missing" in f.detail for f in findings):
+        return findings
+    parsed = {}
+    for root in render_roots(org, app, target):
+        directory = out / root.path
+        findings += check_fmt(directory, root.path)
+        try:
+            parsed[root.name] = parse_root(directory)
+        except ValueError as exc:
+            findings.append(Finding("HCL parse", root.path, Status.FAIL, str(exc)))
+            continue
+        findings.append(Finding("HCL parse", root.path, Status.PASS, f"{len(list(directory.glob('*.tf')))} files parse"))
+        findings += check_modules(parsed[root.name], root.path, org)
+    if len(parsed) == len(render_roots(org, app, target)):
+        findings += check_consistency(parsed, org, app)
+    for rel in sorted(expected):
+        if rel.endswith((".yml", ".yaml")):
+            findings += check_buildspec(out / rel, rel)
+    return findings
+
+
+__all__ = ["Finding", "Status", "passed", "summary", "table", "validate_tree"]

@@ -1,0 +1,172 @@
+"""Static checks of a rendered tree: formatting, module calls, cross-root wiring, buildspecs.
+
+Each check function returns findings and never raises for what it finds; the
+caller decides what a failure means (``runbook validate`` exits 1).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .. import catalog
+from ..errors import TerraformError
+from ..parameters.models import App, Org
+from ..render import buildspecs
+from ..render.files import split_header
+from ..resolved import codebuild_name, connection_parameter, resolve
+from ..terraform.binary import find_terraform, terraform_env
+from .findings import Finding, Status
+from .parse import MODULE_REF, ParsedRoot, literal, parse_root
+
+META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
+
+
+def check_fmt(root: Path, label: str) -> list[Finding]:
+    try:
+        binary = find_terraform()
+    except TerraformError as exc:
+        return [Finding("terraform fmt", label, Status.FAIL, str(exc))]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [binary, "fmt", "-check", "-list=true", "-no-color", str(root)],
+            capture_output=True, text=True, env=terraform_env(Path(tmp), plugin_cache=False),
+        )
+    if proc.returncode == 0:
+        return [Finding("terraform fmt", label, Status.PASS)]
+    files = ", ".join(Path(line).name for line in proc.stdout.split()) or proc.stderr.strip()
+    return [Finding("terraform fmt", label, Status.FAIL, f"not in canonical format: {files}")]
+
+
+def _interface_for(source: str, org: Org):
+    found = catalog.interface_for_source(source)
+    if found:
+        return found
+    module = source.rstrip("/").rsplit("/", 1)[-1]
+    repository = catalog.MODULE_REPOSITORY.get(module)
+    if repository and not source.startswith(("git::", "github.com", "http")):
+        ref = org.module_versions.codestar_setup if repository == catalog.CODESTAR_SETUP else org.module_versions.eks_cicd
+        return catalog.interface(repository, ref, module)
+    return None
+
+
+def check_modules(parsed: ParsedRoot, label: str, org: Org) -> list[Finding]:
+    findings: list[Finding] = []
+    interfaces = {}
+    for name, attrs in parsed.modules.items():
+        subject = f"{label}: module.{name}"
+        source = attrs.get("source", "")
+        iface = _interface_for(source, org)
+        if iface is None:
+            findings.append(Finding("module source", subject, Status.FAIL, f"source {source!r} is not a pinned module in the catalog"))
+            continue
+        interfaces[name] = iface
+        if source.startswith("git::") and "?ref=" in source:
+            ref = source.rsplit("?ref=", 1)[1]
+            if len(ref) != 40:
+                findings.append(Finding("module source", subject, Status.FAIL, f"ref {ref!r} is not a full commit SHA"))
+        given = set(attrs) - META_ARGUMENTS
+        missing = sorted(iface.required_inputs - given)
+        unknown = sorted(given - set(iface.variables))
+        problems = []
+        if missing:
+            problems.append(f"missing required inputs: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"inputs the module does not declare: {', '.join(unknown)}")
+        findings.append(Finding(
+            "module inputs", subject, Status.FAIL if problems else Status.PASS,
+            "; ".join(problems) or f"{len(given)} inputs match {iface.key}",
+        ))
+    bad_refs = []
+    count = 0
+    for file, text in parsed.strings:
+        for module, output in MODULE_REF.findall(text):
+            count += 1
+            if module not in parsed.modules:
+                bad_refs.append(f"{file}: module.{module}.{output} (no such module block)")
+            elif module in interfaces and output not in interfaces[module].outputs:
+                bad_refs.append(f"{file}: module.{module}.{output} (outputs: {', '.join(interfaces[module].outputs) or 'none'})")
+    findings.append(Finding(
+        "module outputs", label, Status.FAIL if bad_refs else Status.PASS,
+        "; ".join(bad_refs) or f"{count} output references resolve",
+    ))
+    return findings
+
+
+def _expect(findings: list[Finding], subject: str, what: str, found, expected) -> None:
+    if found == expected:
+        findings.append(Finding("cross-root", subject, Status.PASS, f"{what} = {expected!r}"))
+    else:
+        findings.append(Finding("cross-root", subject, Status.FAIL, f"{what} is {found!r}, expected {expected!r}"))
+
+
+def check_consistency(roots: dict[str, ParsedRoot], org: Org, app: App | None) -> list[Finding]:
+    """The names CI/CD roots use are the ones the common root creates (and each other's)."""
+    findings: list[Finding] = []
+    common = roots["cicd-common"].modules
+    bucket = common.get("artifact_bucket", {})
+    bucket_name = "-".join([*bucket.get("namespace", []), bucket.get("name", "")])
+    _expect(findings, "cicd-common: module.artifact_bucket", "bucket name", bucket_name, org.artifact_bucket)
+    _expect(findings, "cicd-common: module.codebuild_credential", "token_parameter",
+            common.get("codebuild_credential", {}).get("token_parameter"), org.github_token_parameter)
+    conn = common.get("codestar_connection", {})
+    created_param = f"/codestar_connection/{conn.get('provider_type')}/{conn.get('name')}"
+    _expect(findings, "cicd-common: module.codestar_connection", "connection parameter",
+            created_param, connection_parameter(org.codestar_connection_name))
+    if app is None:
+        return findings
+    resolved = resolve(org, app)
+    ci = roots[f"ci/{app.name}"].modules
+    cd = roots[f"cd/{app.name}"].modules
+    for label, modules in ((f"ci/{app.name}", ci), (f"cd/{app.name}", cd)):
+        for name, attrs in modules.items():
+            if "artifacts_bucket" in attrs:
+                _expect(findings, f"{label}: module.{name}", "artifacts_bucket", attrs["artifacts_bucket"], bucket_name)
+            if "codestar_connection" in attrs:
+                _expect(findings, f"{label}: module.{name}", "codestar_connection", attrs["codestar_connection"], created_param)
+    image = ci.get("image_project", {})
+    manifests = ci.get("manifests_project", {})
+    deploy = cd.get("deploy_project", {})
+    image_name = codebuild_name(image.get("namespace", []), image.get("name", ""))
+    manifests_name = codebuild_name(manifests.get("namespace", []), manifests.get("name", ""))
+    deploy_name = codebuild_name(deploy.get("namespace", []), deploy.get("name", ""))
+    for name, attrs in cd.items():
+        if "ecr_project" in attrs:
+            _expect(findings, f"cd/{app.name}: module.{name}", "ecr_project", attrs["ecr_project"], image_name)
+            _expect(findings, f"cd/{app.name}: module.{name}", "manifests_project", attrs["manifests_project"], manifests_name)
+            _expect(findings, f"cd/{app.name}: module.{name}", "deploy_project", attrs["deploy_project"], deploy_name)
+            roles = {literal(d.get("role_arn")) for d in attrs.get("deployments", {}).values()}
+            if None not in roles:
+                findings.append(Finding("cross-root", f"cd/{app.name}: module.{name}", Status.FAIL,
+                                        "deployments[*].role_arn should reference deploy-role outputs"))
+    _expect(findings, f"ci/{app.name}: module.image_project", "buildspec", image.get("buildspec"), buildspecs.IMAGE_BUILDSPEC_PATH)
+    _expect(findings, f"ci/{app.name}: module.manifests_project", "buildspec", manifests.get("buildspec"), buildspecs.MANIFESTS_BUILDSPEC_PATH)
+    _expect(findings, f"cd/{app.name}: module.deploy_project", "cluster_names",
+            sorted(deploy.get("cluster_names", [])), resolved.cluster_names)
+    return findings
+
+
+def _buildspec_schema() -> dict:
+    return json.loads(resources.files("runbook_lib").joinpath("data/buildspec-0.2.schema.json").read_text())
+
+
+def check_buildspec(path: Path, label: str) -> list[Finding]:
+    try:
+        _, body = split_header(path.read_text(encoding="utf-8"))
+        spec = yaml.safe_load(body)
+    except (OSError, yaml.YAMLError) as exc:
+        return [Finding("buildspec schema", label, Status.FAIL, f"cannot be read as YAML: {exc}")]
+    validator = jsonschema.Draft202012Validator(_buildspec_schema())
+    errors = sorted(validator.iter_errors(spec), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return [Finding("buildspec schema", label, Status.PASS, "valid buildspec 0.2")]
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors[:5]
+    )
+    return [Finding("buildspec schema", label, Status.FAIL, detail)]
