@@ -45,8 +45,7 @@ def _rule(error: dict, model: type[BaseModel], loc: tuple) -> str:
     return error["msg"][0].lower() + error["msg"][1:]
 
 
-def _read_yaml(path: Path) -> tuple[object, list[ParameterIssue]]:
-    file = str(path)
+def _read_yaml(path: Path, file: str) -> tuple[object, list[ParameterIssue]]:
     if not path.is_file():
         return None, [ParameterIssue(file, "", MISSING, "does not exist or is not a file")]
     try:
@@ -77,29 +76,34 @@ def _validate(model: type[M], data: dict, file: str, context: dict | None = None
         return None, issues
 
 
-def load_org(path: str | Path) -> Org:
-    """Load and validate ``org.yaml``; raise :class:`ParameterError` listing every issue."""
+def load_org(path: str | Path, label: str | None = None) -> Org:
+    """Load and validate ``org.yaml``; raise :class:`ParameterError` listing every issue.
+
+    ``label`` is how messages name the file (default: the path as given).
+    """
     path = Path(path)
-    data, issues = _read_yaml(path)
+    file = label or str(path)
+    data, issues = _read_yaml(path, file)
     if issues:
         raise ParameterError(issues)
-    org, issues = _validate(Org, data, str(path))
+    org, issues = _validate(Org, data, file)
     if org is not None:
-        issues = check_org(org, str(path))
+        issues = check_org(org, file)
     if issues:
         raise ParameterError(issues)
     return org
 
 
-def load_app(path: str | Path, org: Org, org_path: str | Path = "org.yaml") -> App:
+def load_app(path: str | Path, org: Org, org_path: str | Path = "org.yaml", label: str | None = None) -> App:
     """Load one application file and check it against the organization."""
     path = Path(path)
-    data, issues = _read_yaml(path)
+    file = label or str(path)
+    data, issues = _read_yaml(path, file)
     if issues:
         raise ParameterError(issues)
-    app, issues = _validate(App, data, str(path), {"org": org, "org_file": str(org_path)})
+    app, issues = _validate(App, data, file, {"org": org, "org_file": str(org_path)})
     if app is not None:
-        issues = check_app(app, org, str(path), str(org_path))
+        issues = check_app(app, org, file, str(org_path))
     if issues:
         raise ParameterError(issues)
     return app

@@ -2,17 +2,18 @@
 
 The sandbox runs Terraform and the real ``hashicorp/aws`` provider against moto
 in server mode. Where moto disagrees with AWS in a way that breaks the provider,
-this module patches the running moto process; the Terraform modules stay faithful
-to upstream.
+this module patches the running moto process, so the sandbox Terraform modules
+can stay faithful to upstream.
 
-Each patch is one entry in ``PATCHES``: what upstream (moto) bug it works around,
-what it changes, and a ``bug_present`` probe that runs the *unpatched* moto code
-in-process and says whether the bug is still there. The tests call every probe
-and fail once moto fixes a bug, so the patch can be dropped.
+Each patch is one entry in ``PATCHES``, saying what upstream (moto) bug it works
+around and what it changes, with a ``bug_present`` probe that runs moto's own,
+*unpatched* code in-process (``moto.mock_aws``, no network) and says whether the
+bug is still there. The tests assert every probe still finds its bug, so they
+fail once moto fixes one: then drop that patch.
 
-``apply()`` is idempotent; ``unpatched()`` restores moto's own code for the
-duration of a ``with`` block (the probes use it); ``revert()`` undoes ``apply()``.
-The server process calls ``apply()`` before it starts serving::
+``apply()`` is idempotent; ``revert()`` undoes it; ``unpatched()`` restores
+moto's own code for a ``with`` block (the probes use it). The server process calls
+``apply()`` before it starts serving::
 
     from runbook_lib.sandbox import moto_patches
     moto_patches.apply()
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,23 +36,28 @@ _PROBE_REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class Patch:
-    """One replacement of one attribute of a moto module or class."""
+    """One replacement of one attribute of a moto module or class.
+
+    ``wrap`` receives moto's original (for a property, its getter) and returns
+    the replacement; ``bug_present`` probes unpatched moto for the bug.
+    """
 
     name: str
     bug: str
     fix: str
     owner: Callable[[], Any]
     attribute: str
-    replacement: Callable[[Any], Any]
+    wrap: Callable[[Any], Any]
     bug_present: Callable[[], bool]
 
 
-# Originals keyed by patch name; present only while the patch is applied.
+# moto's originals, keyed by patch name, for the patches applied in this process.
 _originals: dict[str, Any] = {}
+# Replacements are built once and reused, so re-applying installs the same object.
 _replacements: dict[str, Any] = {}
 
 
-# --- patch 1: CodePipeline timestamps -------------------------------------------------
+# --- CodePipeline: metadata timestamps -------------------------------------------
 
 
 def _codepipeline_class() -> Any:
@@ -60,10 +66,9 @@ def _codepipeline_class() -> Any:
     return models.CodePipeline
 
 
-def _codepipeline_metadata(original: Any) -> Any:
+def _wrap_codepipeline_metadata(_original_getter: Any) -> property:
     from moto.core.utils import unix_time
 
-    @property  # type: ignore[misc]
     def metadata(self: Any) -> dict[str, Any]:
         return {
             "pipelineArn": self._arn,
@@ -71,32 +76,30 @@ def _codepipeline_metadata(original: Any) -> Any:
             "updated": unix_time(self._updated),
         }
 
-    return metadata
+    return property(metadata)
 
 
-def _pipeline_metadata_created() -> Any:
-    """Create a pipeline in an in-process moto, GetPipeline, and return the raw
-    JSON value of ``metadata.created`` as moto put it on the wire."""
+def _pipeline_created_on_the_wire() -> Any:
+    """Create a pipeline in an in-process moto, call GetPipeline and return the
+    raw JSON value of ``metadata.created`` exactly as moto sent it."""
     import boto3
     from moto import mock_aws
 
     with mock_aws():
         iam = boto3.client("iam", region_name=_PROBE_REGION)
-        role = iam.create_role(
-            RoleName="probe-pipeline",
-            AssumeRolePolicyDocument=json.dumps(
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "codepipeline.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
+                    "Effect": "Allow",
+                    "Principal": {"Service": "codepipeline.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
                 }
-            ),
-        )["Role"]
+            ],
+        }
+        role_arn = iam.create_role(
+            RoleName="probe-pipeline", AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
         client = boto3.client("codepipeline", region_name=_PROBE_REGION)
         action = {
             "name": "A",
@@ -110,7 +113,7 @@ def _pipeline_metadata_created() -> Any:
         client.create_pipeline(
             pipeline={
                 "name": "probe",
-                "roleArn": role["Arn"],
+                "roleArn": role_arn,
                 "artifactStore": {"type": "S3", "location": "probe-bucket"},
                 "stages": [
                     {"name": "One", "actions": [action]},
@@ -128,46 +131,36 @@ def _pipeline_metadata_created() -> Any:
     return json.loads(raw["body"])["metadata"]["created"]
 
 
-def _bug_present_codepipeline_iso_timestamps() -> bool:
+def _bug_codepipeline_iso_timestamps() -> bool:
     with unpatched():
-        return isinstance(_pipeline_metadata_created(), str)
+        return isinstance(_pipeline_created_on_the_wire(), str)
 
 
-# --- patch 2: CodeBuild CODEPIPELINE source and artifacts -----------------------------
+# --- CodeBuild: CreateProject --------------------------------------------------------
+
+_PROBE_ENVIRONMENT = {
+    "type": "LINUX_CONTAINER",
+    "image": "aws/codebuild/standard:5.0",
+    "computeType": "BUILD_GENERAL1_SMALL",
+}
+_PROBE_GITHUB_SOURCE = {"type": "GITHUB", "location": "https://github.com/o/r.git"}
 
 
-def _codebuild_responses() -> Any:
+def _codebuild_responses_module() -> Any:
     from moto.codebuild import responses
 
     return responses
 
 
-def _source_validator(original: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
-    def validate_source(source: dict[str, Any]) -> None:
-        if source.get("type") == "CODEPIPELINE" and not source.get("location"):
-            # AWS takes the source from the pipeline; there is no location.
-            return original({**source, "location": "CODEPIPELINE"})
-        return original(source)
+def _codebuild_response_class() -> Any:
+    from moto.codebuild import responses
 
-    return validate_source
+    return responses.CodeBuildResponse
 
 
-def _artifacts_validator(
-    original: Callable[[dict[str, Any]], None],
-) -> Callable[..., None]:
-    def validate_artifacts(artifacts: dict[str, Any]) -> None:
-        if artifacts.get("type") == "CODEPIPELINE" and not artifacts.get("location"):
-            # AWS hands the artifacts back to the pipeline; there is no location.
-            return original({**artifacts, "location": "CODEPIPELINE"})
-        return original(artifacts)
-
-    return validate_artifacts
-
-
-def _create_codepipeline_project() -> str | None:
-    """CreateProject with source and artifacts of type CODEPIPELINE and no
-    location (as AWS accepts) in an in-process moto; return moto's error
-    message, or None when it accepted the project."""
+def _create_project(**request: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """CreateProject in an in-process moto, then BatchGetProjects. Returns moto's
+    error message (or None) and the project as read back (or None)."""
     import boto3
     from botocore.exceptions import ClientError
     from moto import mock_aws
@@ -177,89 +170,173 @@ def _create_codepipeline_project() -> str | None:
         try:
             client.create_project(
                 name="probe",
-                source={"type": "CODEPIPELINE"},
-                artifacts={"type": "CODEPIPELINE"},
-                environment={
-                    "type": "LINUX_CONTAINER",
-                    "image": "aws/codebuild/standard:5.0",
-                    "computeType": "BUILD_GENERAL1_SMALL",
-                },
+                environment=_PROBE_ENVIRONMENT,
                 serviceRole=f"arn:aws:iam::{_PROBE_ACCOUNT}:role/probe",
+                **request,
             )
         except ClientError as error:
-            return str(error.response["Error"].get("Message", error))
-    return None
+            return str(error.response["Error"].get("Message", error)), None
+        return None, client.batch_get_projects(names=["probe"])["projects"][0]
 
 
-def _bug_present_codebuild_codepipeline_location() -> bool:
+def _wrap_source_check(original: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+    def validate_source(source: dict[str, Any]) -> None:
+        if source.get("type") == "CODEPIPELINE" and "location" not in source:
+            # A CODEPIPELINE project takes its source from the pipeline.
+            return
+        original(source)
+
+    return validate_source
+
+
+def _bug_codebuild_codepipeline_source_location() -> bool:
     with unpatched():
-        return _create_codepipeline_project() is not None
+        error, _ = _create_project(
+            source={"type": "CODEPIPELINE"}, artifacts={"type": "NO_ARTIFACTS"}
+        )
+    return error is not None
+
+
+def _wrap_artifacts_check(
+    original: Callable[[dict[str, Any]], None],
+) -> Callable[..., None]:
+    def validate_artifacts(artifacts: dict[str, Any]) -> None:
+        if artifacts.get("type") == "CODEPIPELINE" and "location" not in artifacts:
+            # A CODEPIPELINE project hands its artifacts back to the pipeline.
+            return
+        original(artifacts)
+
+    return validate_artifacts
+
+
+def _bug_codebuild_codepipeline_artifacts_location() -> bool:
+    with unpatched():
+        error, _ = _create_project(
+            source=_PROBE_GITHUB_SOURCE, artifacts={"type": "CODEPIPELINE"}
+        )
+    return error is not None
+
+
+_SECONDARY_KEYS = ("secondarySources", "secondaryArtifacts", "secondarySourceVersions")
+
+
+def _wrap_create_project(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def create_project(self: Any) -> Any:
+        result = original(self)
+        # The response holds the same metadata dict, so this reaches it too.
+        metadata = self.codebuild_backend.codebuild_projects[
+            self._get_param("name")
+        ].project_metadata
+        for key in _SECONDARY_KEYS:
+            value = self._get_param(key)
+            if value:
+                metadata[key] = value
+        return result
+
+    return create_project
+
+
+def _probe_secondary_sources() -> Any:
+    _, project = _create_project(
+        source=_PROBE_GITHUB_SOURCE,
+        artifacts={"type": "NO_ARTIFACTS"},
+        secondarySources=[{**_PROBE_GITHUB_SOURCE, "sourceIdentifier": "source"}],
+    )
+    return (project or {}).get("secondarySources")
+
+
+def _bug_codebuild_drops_secondary_sources() -> bool:
+    with unpatched():
+        return not _probe_secondary_sources()
 
 
 PATCHES: tuple[Patch, ...] = (
     Patch(
         name="codepipeline-epoch-timestamps",
         bug=(
-            "moto's GetPipeline/ListPipelines return metadata.created/updated as "
-            "ISO-8601 strings; the CodePipeline API is JSON 1.1, where timestamps "
-            "are epoch seconds, and the Go SDK (so the Terraform provider) fails to "
-            "read the pipeline back."
+            "GetPipeline/ListPipelines return metadata created/updated as ISO-8601 "
+            "strings; CodePipeline speaks JSON 1.1, where timestamps are epoch "
+            "seconds, and the Go SDK (so the Terraform provider) cannot read the "
+            "pipeline back."
         ),
-        fix="CodePipeline.metadata returns created/updated as epoch seconds.",
+        fix="CodePipeline.metadata gives created/updated as epoch seconds.",
         owner=_codepipeline_class,
         attribute="metadata",
-        replacement=_codepipeline_metadata,
-        bug_present=_bug_present_codepipeline_iso_timestamps,
+        wrap=_wrap_codepipeline_metadata,
+        bug_present=_bug_codepipeline_iso_timestamps,
     ),
     Patch(
         name="codebuild-codepipeline-source-location",
         bug=(
-            "moto's CreateProject requires source.location even for source type "
-            "CODEPIPELINE, which AWS accepts without one."
+            "CreateProject demands source.location even for source type "
+            "CODEPIPELINE, which AWS accepts (and the deploy-project sends) "
+            "without one."
         ),
-        fix="The source check is skipped for a CODEPIPELINE source without location.",
-        owner=_codebuild_responses,
+        fix="The source check lets a CODEPIPELINE source without location pass.",
+        owner=_codebuild_responses_module,
         attribute="_validate_required_params_source",
-        replacement=_source_validator,
-        bug_present=_bug_present_codebuild_codepipeline_location,
+        wrap=_wrap_source_check,
+        bug_present=_bug_codebuild_codepipeline_source_location,
     ),
     Patch(
         name="codebuild-codepipeline-artifacts-location",
         bug=(
-            "moto's CreateProject requires artifacts.location for artifacts type "
-            "CODEPIPELINE, which AWS accepts without one."
+            "CreateProject demands artifacts.location for artifacts type "
+            "CODEPIPELINE, which AWS accepts (and the deploy-project sends) "
+            "without one."
         ),
-        fix="The artifacts check is skipped for CODEPIPELINE artifacts without location.",
-        owner=_codebuild_responses,
+        fix="The artifacts check lets CODEPIPELINE artifacts without location pass.",
+        owner=_codebuild_responses_module,
         attribute="_validate_required_params_artifacts",
-        replacement=_artifacts_validator,
-        bug_present=_bug_present_codebuild_codepipeline_location,
+        wrap=_wrap_artifacts_check,
+        bug_present=_bug_codebuild_codepipeline_artifacts_location,
+    ),
+    Patch(
+        name="codebuild-keep-secondary-sources",
+        bug=(
+            "CreateProject drops secondarySources (and secondaryArtifacts, "
+            "secondarySourceVersions), so BatchGetProjects never returns them and "
+            "Terraform plans to add the manifests-project's secondary source on "
+            "every run."
+        ),
+        fix="After CreateProject, the three secondary lists are kept on the project.",
+        owner=_codebuild_response_class,
+        attribute="create_project",
+        wrap=_wrap_create_project,
+        bug_present=_bug_codebuild_drops_secondary_sources,
     ),
 )
 
+_BY_NAME = {patch.name: patch for patch in PATCHES}
 
-def apply() -> None:
-    """Apply every patch to the moto code loaded in this process (idempotent)."""
-    for patch in PATCHES:
+
+def _own(owner: Any, attribute: str) -> Any:
+    """The attribute as stored on its owner (a property object, not its value)."""
+    return owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+
+
+def apply(names: Iterable[str] | None = None) -> None:
+    """Apply the named patches (default: all) to the moto loaded in this process.
+
+    Applying a patch that is already applied does nothing.
+    """
+    for patch in PATCHES if names is None else [_BY_NAME[name] for name in names]:
         if patch.name in _originals:
             continue
         owner = patch.owner()
-        original = owner.__dict__[patch.attribute] if isinstance(owner, type) else getattr(owner, patch.attribute)
-        replacement = _replacements.get(patch.name)
-        if replacement is None:
+        original = _own(owner, patch.attribute)
+        if patch.name not in _replacements:
             inner = original.fget if isinstance(original, property) else original
-            replacement = patch.replacement(inner)
-            _replacements[patch.name] = replacement
+            _replacements[patch.name] = patch.wrap(inner)
         _originals[patch.name] = original
-        setattr(owner, patch.attribute, replacement)
+        setattr(owner, patch.attribute, _replacements[patch.name])
 
 
 def revert() -> None:
-    """Put moto's own code back (idempotent)."""
+    """Put moto's own code back for every applied patch (idempotent)."""
     for patch in reversed(PATCHES):
-        original = _originals.pop(patch.name, None)
-        if original is not None:
-            setattr(patch.owner(), patch.attribute, original)
+        if patch.name in _originals:
+            setattr(patch.owner(), patch.attribute, _originals.pop(patch.name))
 
 
 def applied() -> list[str]:
@@ -269,24 +346,28 @@ def applied() -> list[str]:
 
 @contextlib.contextmanager
 def unpatched() -> Iterator[None]:
-    """Run the block against moto's own code, re-applying what was applied."""
+    """Run the block against moto's own code, then re-apply what was applied."""
     was_applied = applied()
     revert()
     try:
         yield
     finally:
-        if was_applied:
-            apply()
+        apply(was_applied)
 
 
 def bug_present(name: str) -> bool:
-    """Whether the upstream bug behind patch ``name`` is still in moto."""
-    for patch in PATCHES:
-        if patch.name == name:
-            return patch.bug_present()
-    raise KeyError(f"no moto patch named {name!r}; known: {[p.name for p in PATCHES]}")
+    """Whether the moto bug behind patch ``name`` is still in the installed moto."""
+    if name not in _BY_NAME:
+        raise KeyError(f"no moto patch named {name!r}; known: {sorted(_BY_NAME)}")
+    return _BY_NAME[name].bug_present()
 
 
-# Named probes, for callers that prefer one function per bug.
-bug_present_codepipeline_iso_timestamps = _bug_present_codepipeline_iso_timestamps
-bug_present_codebuild_codepipeline_location = _bug_present_codebuild_codepipeline_location
+# One probe per bug, for callers that prefer named functions.
+bug_present_codepipeline_iso_timestamps = _bug_codepipeline_iso_timestamps
+bug_present_codebuild_codepipeline_source_location = (
+    _bug_codebuild_codepipeline_source_location
+)
+bug_present_codebuild_codepipeline_artifacts_location = (
+    _bug_codebuild_codepipeline_artifacts_location
+)
+bug_present_codebuild_drops_secondary_sources = _bug_codebuild_drops_secondary_sources

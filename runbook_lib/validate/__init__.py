@@ -21,14 +21,14 @@ def check_drift(out: Path, expected: dict[str, str]) -> list[Finding]:
     missing = [rel for rel in expected if not (out / rel).is_file()]
     stale = [rel for rel in expected if (out / rel).is_file() and (out / rel).read_text(encoding="utf-8") != expected[rel]]
     if missing:
-        findings.append(Finding("rendered files", str(out), Status.FAIL,
+        findings.append(Finding("rendered files", "output folder", Status.FAIL,
                                 f"{len(missing)} file(s) missing, e.g. {missing[0]}; run `runbook render` first"))
     if stale:
-        findings.append(Finding("rendered files", str(out), Status.FAIL,
+        findings.append(Finding("rendered files", "output folder", Status.FAIL,
                                 f"{len(stale)} file(s) differ from the parameters: {', '.join(stale[:4])}; "
                                 "run `runbook render` (hand edits need --force)"))
     if not missing and not stale:
-        findings.append(Finding("rendered files", str(out), Status.PASS, f"{len(expected)} files match the parameters"))
+        findings.append(Finding("rendered files", "output folder", Status.PASS, f"{len(expected)} files match the parameters"))
     return findings
 
 

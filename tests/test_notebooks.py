@@ -1,0 +1,88 @@
+"""Notebooks: headless runs with the plain papermill CLI, clear errors, and nbval that can fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from .conftest import ROOT, needs_terraform
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+SANITIZE = ROOT / "notebooks" / "nbval-sanitize.cfg"
+PAPERMILL = [sys.executable, "-m", "papermill"]
+
+
+def _env(tmp_path: Path) -> dict:
+    env = dict(os.environ, RUNBOOK_PROJECT_ROOT=str(ROOT))
+    return env
+
+
+def _errors(nb_path: Path) -> list[dict]:
+    nb = nbformat.read(nb_path, as_version=4)
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def _text(nb_path: Path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@needs_terraform()
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_plain_papermill_cli_with_a_parameters_yaml(notebook, tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(f"out_dir: {tmp_path / 'out'}\ntarget: live\n")
+    executed = tmp_path / notebook.name
+    proc = subprocess.run([*PAPERMILL, str(notebook), str(executed), "-f", str(params), "--cwd", str(tmp_path)],
+                          capture_output=True, text=True, env=_env(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not _errors(executed)
+    assert "0 failed" in _text(executed)
+
+
+def test_bad_parameters_stop_at_the_first_cell_with_the_problems_not_a_traceback(tmp_path):
+    bad = tmp_path / "org.yaml"
+    bad.write_text((ROOT / "parameters" / "org.yaml").read_text().replace('id: "111111111111"', 'id: "1111"'))
+    executed = tmp_path / "out.ipynb"
+    proc = subprocess.run(
+        [*PAPERMILL, str(NOTEBOOKS[0]), str(executed), "-p", "org_file", str(bad), "-p", "out_dir", str(tmp_path / "out")],
+        capture_output=True, text=True, env=_env(tmp_path), timeout=600,
+    )
+    assert proc.returncode != 0
+    [error] = _errors(executed)
+    shown = "\n".join(error["traceback"])
+    assert "accounts.operations.id = '1111' is not an AWS account id" in shown
+    assert "Traceback" not in shown and 'File "' not in shown
+    assert not (tmp_path / "out").exists()
+
+
+def _nbval(notebook: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval", "--nbval-sanitize-with", str(SANITIZE),
+         "-q", "-rN", "-o", "addopts=", str(notebook)],
+        capture_output=True, text=True, cwd=cwd, env=dict(os.environ, RUNBOOK_PROJECT_ROOT=str(ROOT)), timeout=600,
+    )
+
+
+@needs_terraform()
+def test_nbval_compares_cells_and_fails_when_an_output_changes(tmp_path):
+    source = ROOT / "notebooks" / "01-common-resources.ipynb"
+    nb = json.loads(source.read_text())
+    compared = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("outputs")]
+    assert len(compared) >= 4, "the committed notebook must keep its outputs, or nbval checks nothing"
+
+    changed = tmp_path / "01-changed.ipynb"
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            if "acme-cicd-artifacts" in "".join(output.get("text", [])):
+                output["text"] = [t.replace("acme-cicd-artifacts", "acme-other-bucket") for t in output["text"]]
+    changed.write_text(json.dumps(nb))
+    proc = _nbval(changed, tmp_path)
+    assert proc.returncode != 0
+    assert "acme-other-bucket" in proc.stdout
