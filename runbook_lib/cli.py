@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from .errors import RunbookError
 from .parameters import load_app, load_org
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except RunbookError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)))
         return EXIT_ERROR
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -160,8 +160,9 @@ RELATIVE_PATH = _pattern(
 )
 
 TAG_KEY = _pattern(
-    r"[\w .:/=+@-]+",
-    "is not a valid AWS tag key (1-128 characters: letters, digits, spaces and '_.:/=+-@')",
+    r"(?![aA][wW][sS]:)[\w .:/=+@-]+",
+    "is not a valid AWS tag key (1-128 characters: letters, digits, spaces and '_.:/=+-@'; "
+    "the 'aws:' prefix is reserved)",
     max_len=128,
 )
 

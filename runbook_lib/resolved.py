@@ -22,6 +22,14 @@ DEFAULT_MANIFEST_SOURCE = {
 }
 
 
+# CodeBuild projects per application: <app>-image, <app>-manifests, <app>-deploy.
+PROJECT_SUFFIXES = ("image", "manifests", "deploy")
+
+
+def default_manifest_path(stage: str, cluster: str) -> str:
+    return f"{stage}/{cluster}.yaml"
+
+
 def codebuild_name(namespace: list[str], name: str) -> str:
     """The name codebuild-project, deploy-project and cicd-pipeline give: namespace + name, de-duplicated."""
     parts: list[str] = []
@@ -155,7 +163,7 @@ def resolve(org: Org, app: App) -> ResolvedApp:
                     account_name=dep.account,
                     account_id=account.id if account else None,
                     region=dep.region or org.region,
-                    manifest_path=dep.manifest_path or f"{stage.name}/{dep.cluster}.yaml",
+                    manifest_path=dep.manifest_path or default_manifest_path(stage.name, dep.cluster),
                     manifest_source=source,
                 )
             )
@@ -176,8 +184,8 @@ def resolve(org: Org, app: App) -> ResolvedApp:
         app=app,
         ecr_namespace=tuple(ecr_parts[:-1]),
         ecr_name=ecr_parts[-1],
-        image_project_module_name=f"{app.name}-image",
-        manifests_project_module_name=f"{app.name}-manifests",
-        deploy_project_module_name=f"{app.name}-deploy",
+        image_project_module_name=f"{app.name}-{PROJECT_SUFFIXES[0]}",
+        manifests_project_module_name=f"{app.name}-{PROJECT_SUFFIXES[1]}",
+        deploy_project_module_name=f"{app.name}-{PROJECT_SUFFIXES[2]}",
         stages=tuple(stages),
     )

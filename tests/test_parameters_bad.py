@@ -338,11 +338,6 @@ def test_failing_render_for_missing_app_file(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.main prints the error through Rich markup, so '[wip]' in a bad value is taken "
-    "for a style tag and dropped from the message",
-)
 def test_render_error_shows_bracketed_value_verbatim(tmp_path, capsys):
     case = read_case(FIXTURES / "app_branch_with_brackets.yaml")
     out = tmp_path / "build"
@@ -353,11 +348,6 @@ def test_render_error_shows_bracketed_value_verbatim(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.main prints the error through Rich markup; a bad value that looks like a closing "
-    "tag ('[/x]') raises rich.errors.MarkupError instead of returning exit code 2",
-)
 def test_render_error_with_closing_tag_value_exits_2(tmp_path, capsys):
     case = read_case(FIXTURES / "app_branch_with_closing_tag.yaml")
     out = tmp_path / "build"

@@ -45,11 +45,26 @@ def _rule(error: dict, model: type[BaseModel], loc: tuple) -> str:
     return error["msg"][0].lower() + error["msg"][1:]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (YAML forbids it)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice (first on line {seen[key] + 1})", key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path, file: str) -> tuple[object, list[ParameterIssue]]:
     if not path.is_file():
         return None, [ParameterIssue(file, "", MISSING, "does not exist or is not a file")]
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -102,8 +117,7 @@ def load_app(path: str | Path, org: Org, org_path: str | Path = "org.yaml", labe
     if issues:
         raise ParameterError(issues)
     app, issues = _validate(App, data, file, {"org": org, "org_file": str(org_path)})
-    if app is not None:
-        issues = check_app(app, org, file, str(org_path))
+    issues += check_app(data, org, file)
     if issues:
         raise ParameterError(issues)
     return app

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from .. import catalog, naming
 from ..errors import ParameterIssue
-from ..resolved import resolve
-from .models import App, Org
+from ..resolved import PROJECT_SUFFIXES, codebuild_name, default_manifest_path
+from .models import Org
 
 # Environment variables the cicd-pipeline module sets on every deploy action.
 PIPELINE_DEPLOY_ENV = ("DEPLOY_ROLE_ARN", "EKS_CLUSTER_NAME", "EKS_CLUSTER_REGION", "MANIFEST_PATH")
@@ -54,69 +54,100 @@ def _length_issue(file: str, field: str, value: str, name: str, what: str, limit
     )
 
 
-def check_app(app: App, org: Org, file: str, org_file: str) -> list[ParameterIssue]:
-    issues: list[ParameterIssue] = []
-    resolved = resolve(org, app)
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
 
-    if app.source_repository.lower() == app.manifests_repository.lower():
+
+def _items(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def check_app(data: dict, org: Org, file: str) -> list[ParameterIssue]:
+    """Cross-field rules, read from the raw file so they run even when some fields are invalid.
+
+    Values of the wrong type are skipped here: the field-level pass reports them.
+    """
+    issues: list[ParameterIssue] = []
+    namespace = [org.namespace]
+    source, manifests = _text(data.get("source_repository")), _text(data.get("manifests_repository"))
+    if source and manifests and source.lower() == manifests.lower():
         issues.append(ParameterIssue(
-            file, "manifests_repository", app.manifests_repository,
+            file, "manifests_repository", manifests,
             "is the same as source_repository (the guide keeps manifests in their own repository)",
         ))
 
-    for project in (resolved.image_project_name, resolved.manifests_project_name, resolved.deploy_project_name):
-        broken = naming.CODEBUILD_PROJECT.check(project)
-        if broken:
-            issues.append(ParameterIssue(file, "name", app.name, f"makes the CodeBuild project name '{project}' invalid: it {broken}"))
-        issue = _length_issue(file, "name", app.name, project, "CodeBuild role name", naming.IAM_ROLE_NAME_MAX)
+    name = _text(data.get("name"))
+    if name is not None and naming.SLUG.check(name) is not None:
+        name = None  # the field-level pass reports it; names built from it would only repeat that
+    if name:
+        projects = [codebuild_name(namespace, f"{name}-{suffix}") for suffix in PROJECT_SUFFIXES]
+        for project in projects:
+            broken = naming.CODEBUILD_PROJECT.check(project)
+            if broken:
+                issues.append(ParameterIssue(file, "name", name, f"makes the CodeBuild project name '{project}' invalid: it {broken}"))
+            issue = _length_issue(file, "name", name, project, "CodeBuild project and IAM role name", naming.IAM_ROLE_NAME_MAX)
+            if issue:
+                issues.append(issue)
+        issue = _length_issue(file, "name", name, projects[0] + naming.ECR_POLICY_SUFFIX,
+                              "ECR push policy name", naming.IAM_POLICY_NAME_MAX)
         if issue:
             issues.append(issue)
-    issue = _length_issue(
-        file, "name", app.name, resolved.image_project_name + naming.ECR_POLICY_SUFFIX,
-        "ECR push policy name", naming.IAM_POLICY_NAME_MAX,
-    )
-    if issue:
-        issues.append(issue)
 
     stage_seen: dict[str, int] = {}
     paths_seen: dict[str, str] = {}
-    for i, (stage, rstage) in enumerate(zip(app.stages, resolved.stages)):
-        if stage.name in stage_seen:
-            issues.append(ParameterIssue(
-                file, f"stages[{i}].name", stage.name,
-                f"is already the name of stages[{stage_seen[stage.name]}] (stage names are unique)",
-            ))
-        stage_seen.setdefault(stage.name, i)
-        broken = naming.PIPELINE_NAME.check(rstage.pipeline_name)
-        if broken:
-            issues.append(ParameterIssue(file, f"stages[{i}].name", stage.name, f"makes the pipeline name '{rstage.pipeline_name}' invalid: it {broken}"))
-        issue = _length_issue(
-            file, f"stages[{i}].name", stage.name, rstage.pipeline_role_name, "pipeline role name", naming.IAM_ROLE_NAME_MAX,
-        )
-        if issue:
-            issues.append(issue)
-        for key in stage.deploy_env_vars:
+    for i, stage in enumerate(_items(data.get("stages"))):
+        stage = _mapping(stage)
+        stage_name = _text(stage.get("name"))
+        if stage_name is not None:
+            if stage_name in stage_seen:
+                issues.append(ParameterIssue(
+                    file, f"stages[{i}].name", stage_name,
+                    f"is already the name of stages[{stage_seen[stage_name]}] (stage names are unique)",
+                ))
+            stage_seen.setdefault(stage_name, i)
+            if name:
+                pipeline = codebuild_name(namespace, f"{name}-{stage_name}")
+                broken = naming.PIPELINE_NAME.check(pipeline)
+                if broken:
+                    issues.append(ParameterIssue(file, f"stages[{i}].name", stage_name, f"makes the pipeline name '{pipeline}' invalid: it {broken}"))
+                issue = _length_issue(file, f"stages[{i}].name", stage_name, pipeline + naming.PIPELINE_ROLE_SUFFIX,
+                                      "pipeline role name", naming.IAM_ROLE_NAME_MAX)
+                if issue:
+                    issues.append(issue)
+        for key in _mapping(stage.get("deploy_env_vars")):
             issues += _env_issue(file, f"stages[{i}].deploy_env_vars.{key}", key)
 
         actions: dict[str, int] = {}
-        for j, (dep, rdep) in enumerate(zip(stage.deployments, rstage.deployments)):
+        for j, dep in enumerate(_items(stage.get("deployments"))):
+            dep = _mapping(dep)
             where = f"stages[{i}].deployments[{j}]"
-            if rdep.action in actions:
-                issues.append(ParameterIssue(
-                    file, f"{where}.{'name' if dep.name else 'cluster'}", rdep.action,
-                    f"is already the deploy action of {where.rsplit('[', 1)[0]}[{actions[rdep.action]}] "
-                    "(action names are unique within a stage; set 'name' to tell them apart)",
-                ))
-            actions.setdefault(rdep.action, j)
-            if rdep.manifest_path in paths_seen:
-                issues.append(ParameterIssue(
-                    file, f"{where}.manifest_path", rdep.manifest_path,
-                    f"is already the manifest path of {paths_seen[rdep.manifest_path]} "
-                    "(every deployment reads its own file from the compiled manifests)",
-                ))
-            paths_seen.setdefault(rdep.manifest_path, where)
+            cluster = _text(dep.get("cluster"))
+            action = _text(dep.get("name")) or cluster
+            if action is not None:
+                if action in actions:
+                    issues.append(ParameterIssue(
+                        file, f"{where}.{'name' if dep.get('name') else 'cluster'}", action,
+                        f"is already the deploy action of stages[{i}].deployments[{actions[action]}] "
+                        "(action names are unique within a stage; set 'name' to tell them apart)",
+                    ))
+                actions.setdefault(action, j)
+            path = _text(dep.get("manifest_path")) or (
+                default_manifest_path(stage_name, cluster) if stage_name and cluster else None
+            )
+            if path is not None:
+                if path in paths_seen:
+                    issues.append(ParameterIssue(
+                        file, f"{where}.manifest_path", path,
+                        f"is already the manifest path of {paths_seen[path]} "
+                        "(every deployment reads its own file from the compiled manifests)",
+                    ))
+                paths_seen.setdefault(path, where)
 
-    for key in app.deploy_env_vars:
+    for key in _mapping(data.get("deploy_env_vars")):
         issues += _env_issue(file, f"deploy_env_vars.{key}", key)
     return issues
 
