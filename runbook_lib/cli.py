@@ -23,12 +23,12 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _common_flags(parser: argparse.ArgumentParser, out_default: str = "build") -> None:
+def _common_flags(parser: argparse.ArgumentParser, target_default: str = Target.live.value) -> None:
     parser.add_argument("--org", default="parameters/org.yaml", help="organization parameters (default: %(default)s)")
     parser.add_argument("--app", help="application parameters; omit to work on the common root only")
-    parser.add_argument("--target", default=Target.live.value, choices=[t.value for t in Target],
+    parser.add_argument("--target", default=target_default, choices=[t.value for t in Target],
                         help="live: real AWS; sandbox: the embedded emulator (default: %(default)s)")
-    parser.add_argument("--out", default=out_default, help="output directory (default: %(default)s)")
+    parser.add_argument("--out", default="build", help="output directory (default: %(default)s)")
 
 
 def _load(args):
@@ -66,6 +66,85 @@ def cmd_validate(args) -> int:
     return EXIT_OK if passed(findings) else EXIT_FINDINGS
 
 
+def _confirm(summary) -> bool:
+    answer = console.input(f"Apply the plan for {summary.root}? Type 'yes' to approve: ")
+    return answer.strip().lower() == "yes"
+
+
+def _workflow_options(args):
+    from .terraform.plan import table as plan_table
+    from .workflow import Options
+
+    interactive = sys.stdin.isatty() and not args.auto_approve
+    return Options(
+        target=args.target,
+        auto_approve=args.auto_approve,
+        allow_destroy=getattr(args, "allow_destroy", False),
+        confirm=_confirm if interactive else None,
+        sink=lambda line: console.print(Text(line)),
+        show_plan=lambda summary: console.print(plan_table(summary)),
+    )
+
+
+def _print_results(results) -> None:
+    from rich.table import Table
+
+    out = Table(title="Result")
+    for column in ("Root", "Status", "Changes", "Seconds"):
+        out.add_column(column)
+    for r in results:
+        out.add_row(r.root, r.status, r.plan.headline().split(": ", 1)[1] if r.plan else "", f"{r.seconds:.1f}")
+    console.print(out)
+
+
+def cmd_apply(args) -> int:
+    from .workflow import apply_all
+
+    org, app = _load(args)
+    results = apply_all(org, app, Path(args.out), _workflow_options(args))
+    _print_results(results)
+    for r in results:
+        for name, value in r.outputs.items():
+            console.print(Text(f"  {r.root}.{name} = {value}"))
+    return EXIT_OK
+
+
+def cmd_destroy(args) -> int:
+    from .workflow import destroy_all
+
+    org, app = _load(args)
+    _print_results(destroy_all(org, app, Path(args.out), _workflow_options(args)))
+    return EXIT_OK
+
+
+def cmd_sandbox(args) -> int:
+    from . import sandbox
+
+    if args.action == "start":
+        running = sandbox.start(port=args.port)
+        console.print(f"sandbox running at {running.url} (pid {running.pid}, log {running.log})")
+        if args.org:
+            from .sandbox.seed import seed
+
+            org = load_org(args.org)
+            apps = [load_app(path, org, args.org) for path in args.app or []]
+            report = seed(org, apps, running.url)
+            for line in report.created:
+                console.print(Text(f"  seeded {line}"))
+        console.print(running.url)
+        return EXIT_OK
+    if args.action == "status":
+        running = sandbox.status()
+        if running is None:
+            console.print("sandbox is not running")
+            return EXIT_FINDINGS
+        console.print(f"sandbox running at {running.url} (pid {running.pid}, log {running.log})")
+        console.print(running.url)
+        return EXIT_OK
+    console.print("sandbox stopped" if sandbox.stop() else "sandbox was not running")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runbook", description="Set up CodeBuild/CodePipeline CI/CD for EKS applications, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,6 +157,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check parameters and the rendered files without touching AWS")
     _common_flags(p)
     p.set_defaults(func=cmd_validate)
+
+    for name, func, help_text in (
+        ("apply", cmd_apply, "plan and apply common, then CI, then CD, each through the approval gate"),
+        ("destroy", cmd_destroy, "destroy CD, then CI, then common (reverse order), each through the gate"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        _common_flags(p, target_default=Target.sandbox.value)
+        p.add_argument("--auto-approve", action="store_true",
+                       help="approve plans without asking (batch runs); deletes still need --allow-destroy")
+        if name == "apply":
+            p.add_argument("--allow-destroy", action="store_true",
+                           help="allow plans that delete or replace resources")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator")
+    p.add_argument("action", choices=["start", "status", "stop"])
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--org", help="seed the accounts, state bucket and token parameter from this org.yaml")
+    p.add_argument("--app", action="append", help="also seed the EKS clusters of this application (repeatable)")
+    p.set_defaults(func=cmd_sandbox)
     return parser
 
 

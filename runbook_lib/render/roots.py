@@ -49,9 +49,9 @@ def _versions() -> str:
     ])])
 
 
-def _module(target, name: str, module: str, ref: str, inputs: list[Item]) -> Block:
+def _module(target, root: str, name: str, module: str, ref: str, inputs: list[Item]) -> Block:
     repository = catalog.MODULE_REPOSITORY[module]
-    source, human = target.module_source(repository, ref, module)
+    source, human = target.module_source(repository, ref, module, f"infra/{root}")
     return Block("module", (name,), [Comment(human), Attr("source", source), BLANK, *inputs])
 
 
@@ -89,15 +89,15 @@ def common_root(target, org: Org) -> RootModule:
     ref = org.module_versions.codestar_setup
     main: list[Item] = [
         _tags(org),
-        _module(target, "artifact_bucket", "artifact-bucket", ref, [
+        _module(target, "cicd-common", "artifact_bucket", "artifact-bucket", ref, [
             Attr("name", org.artifact_bucket),
             Attr("tags", Expr("local.tags")),
         ]),
-        _module(target, "codebuild_credential", "codebuild-credential", ref, [
+        _module(target, "cicd-common", "codebuild_credential", "codebuild-credential", ref, [
             Attr("provider_type", CONNECTION_PROVIDER),
             Attr("token_parameter", org.github_token_parameter),
         ]),
-        _module(target, "codestar_connection", "codestar-connection", ref, [
+        _module(target, "cicd-common", "codestar_connection", "codestar-connection", ref, [
             Attr("name", org.codestar_connection_name),
             Attr("provider_type", CONNECTION_PROVIDER),
             Attr("tags", Expr("local.tags")),
@@ -120,13 +120,13 @@ def ci_root(target, app: ResolvedApp) -> RootModule:
     namespace = app.namespace
     main: list[Item] = [
         _tags(org, app.app.name),
-        _module(target, "ecr_repository", "ecr-repository", ref, [
+        _module(target, f"ci/{app.app.name}", "ecr_repository", "ecr-repository", ref, [
             Attr("name", app.ecr_name),
             Attr("namespace", list(app.ecr_namespace)),
             Attr("workload_account_ids", workload_ids),
             Attr("tags", Expr("local.tags")),
         ]),
-        _module(target, "image_project", "ecr-project", ref, [
+        _module(target, f"ci/{app.app.name}", "image_project", "ecr-project", ref, [
             Attr("name", app.image_project_module_name),
             Attr("namespace", namespace),
             Attr("github_repository", app.app.source_repository),
@@ -135,8 +135,12 @@ def ci_root(target, app: ResolvedApp) -> RootModule:
             Attr("artifacts_bucket", org.artifact_bucket),
             Attr("codestar_connection", connection),
             Attr("tags", Expr("local.tags")),
+            BLANK,
+            # The module looks the repository up with a data source; without this it
+            # would read it at plan time, before the repository exists.
+            Attr("depends_on", [Expr("module.ecr_repository")]),
         ]),
-        _module(target, "manifests_project", "manifests-project", ref, [
+        _module(target, f"ci/{app.app.name}", "manifests_project", "manifests-project", ref, [
             Attr("name", app.manifests_project_module_name),
             Attr("namespace", namespace),
             Attr("manifests_repository", app.app.manifests_repository),
@@ -146,6 +150,10 @@ def ci_root(target, app: ResolvedApp) -> RootModule:
             Attr("artifacts_bucket", org.artifact_bucket),
             Attr("codestar_connection", connection),
             Attr("tags", Expr("local.tags")),
+            BLANK,
+            # The module looks the repository up with a data source; without this it
+            # would read it at plan time, before the repository exists.
+            Attr("depends_on", [Expr("module.ecr_repository")]),
         ]),
     ]
     outputs = [
@@ -163,13 +171,13 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
     namespace = app.namespace
     main: list[Item] = [_tags(org, app.app.name)]
     for dt in app.deploy_targets:
-        main.append(_module(target, dt.module_name, "deploy-role", ref, [
+        main.append(_module(target, f"cd/{app.app.name}", dt.module_name, "deploy-role", ref, [
             Attr("providers", {"aws": Expr(f"aws.{dt.account_name}")}),
             Attr("cluster_name", dt.cluster),
             Attr("deployment_account_ids", [org.accounts.operations.id]),
             Attr("tags", Expr("local.tags")),
         ]))
-    main.append(_module(target, "deploy_project", "deploy-project", ref, [
+    main.append(_module(target, f"cd/{app.app.name}", "deploy_project", "deploy-project", ref, [
         Attr("name", app.deploy_project_module_name),
         Attr("namespace", namespace),
         Attr("buildspec", Expr(f'file("${{path.module}}/{buildspecs.DEPLOY_BUILDSPEC_FILE}")')),
@@ -187,7 +195,7 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
             }
             for dep in stage.deployments
         }
-        main.append(_module(target, f"pipeline_{stage.name.replace('-', '_')}", "cicd-pipeline", ref, [
+        main.append(_module(target, f"cd/{app.app.name}", f"pipeline_{stage.name.replace('-', '_')}", "cicd-pipeline", ref, [
             Attr("name", stage.pipeline_module_name),
             Attr("namespace", namespace),
             Attr("source_repository_name", app.app.source_repository),

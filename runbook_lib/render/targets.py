@@ -12,7 +12,7 @@ from enum import Enum
 
 from .. import catalog
 from ..parameters.models import Org
-from .hcl import Attr, Block, Comment, Item
+from .hcl import BLANK, Attr, Block, Comment, Item
 
 SESSION_NAME = "eks-cicd-runbooks"
 
@@ -40,7 +40,7 @@ class LiveTarget:
 
     name = Target.live
 
-    def module_source(self, repository: str, ref: str, module: str) -> tuple[str, str]:
+    def module_source(self, repository: str, ref: str, module: str, root_path: str) -> tuple[str, str]:
         src = catalog.source(repository, ref)
         return catalog.git_source(repository, ref, module), f"{repository} {ref} ({src.short})"
 
@@ -53,6 +53,7 @@ class LiveTarget:
             body += [
                 Attr("region", account.region),
                 Attr("allowed_account_ids", [account.account_id]),
+                BLANK,
                 Block("assume_role", (), [
                     Attr("role_arn", role_arn(account.account_id, org.terraform_role_name)),
                     Attr("session_name", SESSION_NAME),
@@ -60,6 +61,10 @@ class LiveTarget:
             ]
             blocks.append(Block("provider", ("aws",), body))
         return blocks
+
+    def terraform_env(self) -> dict[str, str]:
+        """Nothing to add: credentials come from the usual chain (profiles, SSO, environment)."""
+        return {}
 
     def backend_blocks(self, org: Org, key: str) -> list[Item]:
         return [Block("terraform", (), [Block("backend", ("s3",), [

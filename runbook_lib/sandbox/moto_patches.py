@@ -250,6 +250,120 @@ def _bug_codebuild_drops_secondary_sources() -> bool:
         return not _probe_secondary_sources()
 
 
+# --- CodeBuild: DeleteProject by ARN ---------------------------------------------------
+
+
+def _codebuild_backend_class() -> Any:
+    from moto.codebuild import models
+
+    return models.CodeBuildBackend
+
+
+def _wrap_delete_project(original: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+    def delete_project(self: Any, project_name: str) -> None:
+        for name, project in self.codebuild_projects.items():
+            if project.arn == project_name:
+                project_name = name
+                break
+        original(self, project_name)
+
+    return delete_project
+
+
+def _project_left_after_delete_by_arn() -> bool:
+    """Create a project in an in-process moto, DeleteProject by its ARN (as the
+    Terraform provider does) and say whether the project is still listed."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("codebuild", region_name=_PROBE_REGION)
+        arn = client.create_project(
+            name="probe",
+            source=_PROBE_GITHUB_SOURCE,
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment=_PROBE_ENVIRONMENT,
+            serviceRole=f"arn:aws:iam::{_PROBE_ACCOUNT}:role/probe",
+        )["project"]["arn"]
+        client.delete_project(name=arn)
+        return "probe" in client.list_projects()["projects"]
+
+
+def _bug_codebuild_delete_by_arn_is_noop() -> bool:
+    with unpatched():
+        return _project_left_after_delete_by_arn()
+
+
+# --- CodeBuild: UpdateProject ----------------------------------------------------------
+
+
+def _wrap_update_project(_missing: Any) -> Callable[[Any], Any]:
+    from moto.codebuild import responses
+    from moto.codebuild.exceptions import ResourceNotFoundException
+    from moto.core.responses import ActionResult
+    from moto.core.utils import unix_time
+
+    def update_project(self: Any) -> Any:
+        # CodeBuild speaks JSON; take each field the request names, parsed.
+        request = {key: self._get_param(key) for key in json.loads(self.body or "{}")}
+        name = request.pop("name")
+        projects = self.codebuild_backend.codebuild_projects
+        project = projects.get(name) or next(
+            (p for p in projects.values() if p.arn == name), None
+        )
+        if project is None:
+            raise ResourceNotFoundException(f"Project cannot be found: {name}")
+        # The same checks CreateProject makes (patched ones included).
+        if "source" in request:
+            responses._validate_required_params_source(request["source"])
+        if "artifacts" in request:
+            responses._validate_required_params_artifacts(request["artifacts"])
+        if "environment" in request:
+            responses._validate_required_params_environment(request["environment"])
+        metadata = project.project_metadata
+        for key, value in request.items():
+            if key == "badgeEnabled":
+                metadata["badge"] = {"badgeEnabled": value}
+            else:
+                metadata[key] = value
+        project.service_role = metadata["serviceRole"]
+        project.tags = metadata.get("tags")
+        metadata["lastModifiedDate"] = unix_time()
+        return ActionResult({"project": metadata})
+
+    return update_project
+
+
+def _update_project_tags() -> str | None:
+    """Create a project in an in-process moto and UpdateProject its tags (as the
+    Terraform provider does for any in-place change); return moto's error, or
+    None when the new tags read back."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("codebuild", region_name=_PROBE_REGION)
+        client.create_project(
+            name="probe",
+            source=_PROBE_GITHUB_SOURCE,
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment=_PROBE_ENVIRONMENT,
+            serviceRole=f"arn:aws:iam::{_PROBE_ACCOUNT}:role/probe",
+        )
+        tags = [{"key": "stage", "value": "two"}]
+        try:
+            client.update_project(name="probe", tags=tags)
+        except NotImplementedError as error:  # raised in-process by mock_aws
+            return str(error)
+        read = client.batch_get_projects(names=["probe"])["projects"][0]
+        return None if read.get("tags") == tags else f"tags read back as {read.get('tags')}"
+
+
+def _bug_codebuild_update_project_missing() -> bool:
+    with unpatched():
+        return _update_project_tags() is not None
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         name="codepipeline-epoch-timestamps",
@@ -305,14 +419,48 @@ PATCHES: tuple[Patch, ...] = (
         wrap=_wrap_create_project,
         bug_present=_bug_codebuild_drops_secondary_sources,
     ),
+    Patch(
+        name="codebuild-delete-project-by-arn",
+        bug=(
+            "DeleteProject given the project's ARN (AWS accepts a name or an ARN; "
+            "the Terraform provider sends the ARN) answers success and deletes "
+            "nothing, so `terraform destroy` leaves every CodeBuild project behind."
+        ),
+        fix="DeleteProject resolves an ARN to the project's name first.",
+        owner=_codebuild_backend_class,
+        attribute="delete_project",
+        wrap=_wrap_delete_project,
+        bug_present=_bug_codebuild_delete_by_arn_is_noop,
+    ),
+    Patch(
+        name="codebuild-update-project",
+        bug=(
+            "UpdateProject is not implemented, so any in-place change to a "
+            "CodeBuild project (a tag, the buildspec, an environment variable) "
+            "fails to apply."
+        ),
+        fix=(
+            "UpdateProject: the given fields replace the project's, after the "
+            "checks CreateProject makes."
+        ),
+        owner=_codebuild_response_class,
+        attribute="update_project",
+        wrap=_wrap_update_project,
+        bug_present=_bug_codebuild_update_project_missing,
+    ),
 )
 
 _BY_NAME = {patch.name: patch for patch in PATCHES}
 
 
+_MISSING = object()  # stands for "moto has no such attribute" (a new operation)
+
+
 def _own(owner: Any, attribute: str) -> Any:
     """The attribute as stored on its owner (a property object, not its value)."""
-    return owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+    if isinstance(owner, type):
+        return owner.__dict__.get(attribute, _MISSING)
+    return getattr(owner, attribute, _MISSING)
 
 
 def apply(names: Iterable[str] | None = None) -> None:
@@ -327,7 +475,7 @@ def apply(names: Iterable[str] | None = None) -> None:
         original = _own(owner, patch.attribute)
         if patch.name not in _replacements:
             inner = original.fget if isinstance(original, property) else original
-            _replacements[patch.name] = patch.wrap(inner)
+            _replacements[patch.name] = patch.wrap(None if inner is _MISSING else inner)
         _originals[patch.name] = original
         setattr(owner, patch.attribute, _replacements[patch.name])
 
@@ -336,7 +484,11 @@ def revert() -> None:
     """Put moto's own code back for every applied patch (idempotent)."""
     for patch in reversed(PATCHES):
         if patch.name in _originals:
-            setattr(patch.owner(), patch.attribute, _originals.pop(patch.name))
+            original = _originals.pop(patch.name)
+            if original is _MISSING:
+                delattr(patch.owner(), patch.attribute)
+            else:
+                setattr(patch.owner(), patch.attribute, original)
 
 
 def applied() -> list[str]:
@@ -371,3 +523,5 @@ bug_present_codebuild_codepipeline_artifacts_location = (
     _bug_codebuild_codepipeline_artifacts_location
 )
 bug_present_codebuild_drops_secondary_sources = _bug_codebuild_drops_secondary_sources
+bug_present_codebuild_delete_by_arn_is_noop = _bug_codebuild_delete_by_arn_is_noop
+bug_present_codebuild_update_project_missing = _bug_codebuild_update_project_missing

@@ -1,0 +1,58 @@
+"""boto3 clients for the sandbox: loopback endpoint, sandbox credentials, one account at a time.
+
+An account is reached as in real AWS: by assuming the Terraform role in it
+(moto keeps resources per account and maps the assumed credentials to it).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+from .loopback import require_loopback
+
+# Credentials the emulator accepts; they are not secrets and open nothing outside it.
+SANDBOX_ENV = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+# Variables that could point a sandbox run at real credentials or endpoints.
+CLEARED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE",
+               "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"})
+
+
+def sandbox_env() -> dict[str, str]:
+    """Environment for a Terraform run against the sandbox (cleared variables map to '')."""
+    env = {name: "" for name in CLEARED_ENV}
+    env.update(SANDBOX_ENV)
+    return env
+
+
+class SandboxSessions:
+    """boto3 clients for each account of the sandbox."""
+
+    def __init__(self, endpoint: str, region: str, role_name: str):
+        self.endpoint = require_loopback(endpoint)
+        self.region = region
+        self.role_name = role_name
+
+    def _base(self) -> boto3.Session:
+        return boto3.Session(aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"], region_name=self.region)
+
+    @lru_cache(maxsize=None)
+    def session(self, account_id: str) -> boto3.Session:
+        sts = self._base().client("sts", endpoint_url=self.endpoint, config=RETRIES)
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.role_name}",
+                                RoleSessionName="eks-cicd-runbooks")["Credentials"]
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"], region_name=self.region)
+
+    def client(self, service: str, account_id: str, region: str | None = None):
+        return self.session(account_id).client(service, endpoint_url=self.endpoint, region_name=region or self.region,
+                                               config=RETRIES)

@@ -1,0 +1,122 @@
+"""``runbook apply`` and ``runbook destroy``: every root in order, each through the gate.
+
+apply:   render -> static validation -> for common, CI, CD: init, plan, summary,
+         approval, apply of that saved plan, outputs. Stops at the first failure
+         and says which step failed.
+destroy: the same roots in reverse order, each with a destroy plan through the gate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import RunbookError, ValidationFailed
+from .parameters.models import App, Org
+from .render import make_target, render_files, render_roots, write_files
+from .terraform.gate import Confirm, approve
+from .terraform.plan import PlanSummary
+from .terraform.runner import Terraform
+
+Sink = Callable[[str], None]
+
+
+@dataclass
+class StepResult:
+    root: str
+    step: str                      # "plan", "apply", "destroy"
+    status: str                    # "applied", "no changes", "failed", "destroyed"
+    seconds: float = 0.0
+    plan: PlanSummary | None = None
+    outputs: dict = field(default_factory=dict)
+    error: str = ""
+
+
+class WorkflowFailed(RunbookError):
+    def __init__(self, message: str, results: list[StepResult]):
+        self.results = results
+        super().__init__(message)
+
+
+@dataclass
+class Options:
+    target: str = "sandbox"
+    auto_approve: bool = False
+    allow_destroy: bool = False
+    confirm: Confirm | None = None
+    sink: Sink = print
+    show_plan: Callable[[PlanSummary], None] | None = None
+    timeout: float = 1800
+
+
+def _prepare(org: Org, app: App | None, out: Path, options: Options):
+    target = make_target(options.target)
+    if options.target == "sandbox":
+        from .sandbox.seed import seed
+
+        report = seed(org, [app] if app else [], target.endpoint)
+        for line in report.created:
+            options.sink(f"[sandbox] seeded {line}")
+    write_files(out, render_files(org, app, target))
+    from .validate import Status, validate_tree
+
+    findings = validate_tree(org, app, target, out)
+    failed = [f for f in findings if f.status is Status.FAIL]
+    if failed:
+        listed = "\n".join(f"  - {f.check} {f.subject}: {f.detail}" for f in failed)
+        raise ValidationFailed(f"static validation failed; nothing was planned or applied:\n{listed}")
+    return target, render_roots(org, app, target)
+
+
+def _terraform(out: Path, root, target, options: Options) -> Terraform:
+    return Terraform(out / root.path, root=root.name, env=target.terraform_env(), sink=options.sink,
+                     timeout=options.timeout)
+
+
+def _run_roots(roots, out: Path, target, options: Options, *, destroy: bool) -> list[StepResult]:
+    results: list[StepResult] = []
+    total = len(roots)
+    for number, root in enumerate(roots, start=1):
+        started = time.monotonic()
+        verb = "destroy" if destroy else "apply"
+        options.sink(f"== step {number}/{total}: {verb} {root.name}")
+        step = "init"
+        try:
+            tf = _terraform(out, root, target, options)
+            if number == 1:
+                options.sink(f"[{root.name}] terraform {tf.version()}")
+            tf.init()
+            step = "plan"
+            summary = tf.plan(destroy=destroy)
+            options.sink(f"[{root.name}] plan: {summary.headline()}")
+            if options.show_plan:
+                options.show_plan(summary)
+            if summary.is_empty:
+                results.append(StepResult(root.name, step, "no changes", time.monotonic() - started, summary,
+                                          {} if destroy else tf.output()))
+                continue
+            step = "approve"
+            approved = approve(summary, auto_approve=options.auto_approve,
+                               allow_destroy=options.allow_destroy or destroy, confirm=options.confirm)
+            step = verb
+            tf.apply(approved)
+            outputs = {} if destroy else tf.output()
+            results.append(StepResult(root.name, verb, "destroyed" if destroy else "applied",
+                                      time.monotonic() - started, summary, outputs))
+        except RunbookError as exc:
+            results.append(StepResult(root.name, step, "failed", time.monotonic() - started, error=str(exc)))
+            raise WorkflowFailed(f"{verb} stopped at step {number}/{total} ({step} {root.name}):\n{exc}", results) from exc
+    return results
+
+
+def apply_all(org: Org, app: App | None, out: Path, options: Options) -> list[StepResult]:
+    target, roots = _prepare(org, app, Path(out), options)
+    return _run_roots(roots, Path(out), target, options, destroy=False)
+
+
+def destroy_all(org: Org, app: App | None, out: Path, options: Options) -> list[StepResult]:
+    """Undo apply_all in reverse order. Without an app only the common root is destroyed."""
+    target, roots = _prepare(org, app, Path(out), options)
+    return _run_roots(list(reversed(roots)), Path(out), target, options, destroy=True)
