@@ -113,7 +113,7 @@ def cmd_destroy(args) -> int:
     from .workflow import destroy_all
 
     org, app = _load(args)
-    _print_results(destroy_all(org, app, Path(args.out), _workflow_options(args)))
+    _print_results(destroy_all(org, app, Path(args.out), _workflow_options(args), include_common=args.include_common))
     return EXIT_OK
 
 
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_text in (
         ("apply", cmd_apply, "plan and apply common, then CI, then CD, each through the approval gate"),
-        ("destroy", cmd_destroy, "destroy CD, then CI, then common (reverse order), each through the gate"),
+        ("destroy", cmd_destroy, "destroy an app's CD then CI root (and the common root on request), each through the gate"),
     ):
         p = sub.add_parser(name, help=help_text)
         _common_flags(p, target_default=Target.sandbox.value)
@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "apply":
             p.add_argument("--allow-destroy", action="store_true",
                            help="allow plans that delete or replace resources")
+        else:
+            p.add_argument("--include-common", action="store_true",
+                           help="with --app, also destroy the common root (shared by every application)")
         p.set_defaults(func=func)
 
     p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator")

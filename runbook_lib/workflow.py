@@ -3,7 +3,8 @@
 apply:   render -> static validation -> for common, CI, CD: init, plan, summary,
          approval, apply of that saved plan, outputs. Stops at the first failure
          and says which step failed.
-destroy: the same roots in reverse order, each with a destroy plan through the gate.
+destroy: the app's roots in reverse order (the shared common root only on request),
+         each with a destroy plan through the gate.
 """
 
 from __future__ import annotations
@@ -116,7 +117,13 @@ def apply_all(org: Org, app: App | None, out: Path, options: Options) -> list[St
     return _run_roots(roots, Path(out), target, options, destroy=False)
 
 
-def destroy_all(org: Org, app: App | None, out: Path, options: Options) -> list[StepResult]:
-    """Undo apply_all in reverse order. Without an app only the common root is destroyed."""
+def destroy_all(org: Org, app: App | None, out: Path, options: Options, *, include_common: bool = False) -> list[StepResult]:
+    """Undo apply_all in reverse order: the app's CD root, then its CI root.
+
+    The common root serves every application, so it goes only when asked
+    (``include_common``), or when no app is given.
+    """
     target, roots = _prepare(org, app, Path(out), options)
+    if app is not None and not include_common:
+        roots = [r for r in roots if r.name != "cicd-common"]
     return _run_roots(list(reversed(roots)), Path(out), target, options, destroy=True)

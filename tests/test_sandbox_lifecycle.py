@@ -178,11 +178,11 @@ def test_interrupted_apply_converges_on_rerun(web_results, org, apps, out, lines
 
 
 def test_destroy_leaves_nothing_behind(web_results, org, apps, out, aws, lines):
-    destroy_all(org, apps["worker"], out, _options(lines))
-    results = destroy_all(org, apps["web"], out, _options(lines))
+    worker = destroy_all(org, apps["worker"], out, _options(lines))
+    assert [r.root for r in worker] == ["cd/worker", "ci/worker"]  # the shared root stays
+    results = destroy_all(org, apps["web"], out, _options(lines), include_common=True)
     assert [r.root for r in results] == ["cd/web", "ci/web", "cicd-common"]
-    # the common root goes last, once no application needs it
-    assert [r.status for r in results][-1] == "destroyed"
+    assert [r.status for r in results] == ["destroyed"] * 3
     assert aws.client("ecr", OPS).describe_repositories()["repositories"] == []
     assert aws.client("codebuild", OPS).list_projects()["projects"] == []
     assert aws.client("codepipeline", OPS).list_pipelines()["pipelines"] == []

@@ -220,8 +220,11 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
         ("deploy_project_name", "CodeBuild project that applies manifests.", app.deploy_project_name),
         ("pipeline_names", "One pipeline per stage.", {s.name: s.pipeline_name for s in app.stages}),
     ]
+    # An alias for every Workload account in org.yaml, used or not: when a stage
+    # stops deploying to an account, Terraform still needs that account's provider
+    # to plan the deletion of the deploy role it holds.
     accounts = [_operations(org)] + [
-        ProviderAccount(name, org.accounts.workloads[name].id, org.region) for name in app.workload_accounts
+        ProviderAccount(name, account.id, org.region) for name, account in org.accounts.workloads.items()
     ]
     root = _root(target, org, f"cd/{app.app.name}", main, outputs, accounts)
     root.files[buildspecs.DEPLOY_BUILDSPEC_FILE] = buildspecs.deploy_buildspec(app)
