@@ -126,9 +126,7 @@ def cmd_sandbox(args) -> int:
         if args.org:
             from .sandbox.seed import seed
 
-            org = load_org(args.org)
-            apps = [load_app(path, org, args.org) for path in args.app or []]
-            report = seed(org, apps, running.url)
+            report = seed(load_org(args.org), running.url)
             for line in report.created:
                 console.print(Text(f"  seeded {line}"))
         console.print(running.url)
@@ -177,8 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator")
     p.add_argument("action", choices=["start", "status", "stop"])
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--org", help="seed the accounts, state bucket and token parameter from this org.yaml")
-    p.add_argument("--app", action="append", help="also seed the EKS clusters of this application (repeatable)")
+    p.add_argument("--org", help="seed the accounts, clusters, state bucket and token parameter from this org.yaml")
     p.set_defaults(func=cmd_sandbox)
     return parser
 

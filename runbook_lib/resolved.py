@@ -45,19 +45,72 @@ def connection_parameter(connection_name: str) -> str:
 
 
 @dataclass(frozen=True)
-class ResolvedDeployment:
-    stage: str
-    action: str
-    cluster: str
+class DeployTarget:
+    """One EKS cluster declared in org.yaml, and the deploy role the common root creates for it."""
+
     account_name: str
-    account_id: str | None
+    account_id: str
+    cluster: str
     region: str
-    manifest_path: str
-    manifest_source: str
+    provider_alias: str
 
     @property
     def role_name(self) -> str:
         return f"{self.cluster}{naming.DEPLOY_ROLE_SUFFIX}"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{self.role_name}"
+
+    @property
+    def module_name(self) -> str:
+        return f"deploy_role_{self.account_name}_{self.cluster}".replace("-", "_").lower()
+
+
+def provider_alias(org: Org, account_name: str, region: str) -> str:
+    """Workload account providers: ``<account>`` in the org's region, ``<account>_<region>`` elsewhere."""
+    return account_name if region == org.region else f"{account_name}_{region.replace('-', '_')}"
+
+
+def deploy_targets(org: Org) -> list[DeployTarget]:
+    """Every declared cluster, in org.yaml order."""
+    return [
+        DeployTarget(name, account.id, cluster.name, cluster.region or org.region,
+                     provider_alias(org, name, cluster.region or org.region))
+        for name, account in org.accounts.workloads.items()
+        for cluster in account.clusters
+    ]
+
+
+def workload_providers(org: Org) -> list[tuple[str, str, str]]:
+    """(alias, account id, region) for every workload account, plus each other region that holds a cluster.
+
+    Every account keeps its alias even when it holds no cluster in the org's
+    region, so removing a cluster can still be planned away.
+    """
+    seen: dict[str, tuple[str, str, str]] = {}
+    for name, account in org.accounts.workloads.items():
+        seen[name] = (name, account.id, org.region)
+    for target in deploy_targets(org):
+        seen.setdefault(target.provider_alias, (target.provider_alias, target.account_id, target.region))
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class ResolvedDeployment:
+    stage: str
+    action: str
+    target: DeployTarget
+    manifest_path: str
+    manifest_source: str
+
+    @property
+    def cluster(self) -> str:
+        return self.target.cluster
+
+    @property
+    def region(self) -> str:
+        return self.target.region
 
 
 @dataclass(frozen=True)
@@ -73,23 +126,6 @@ class ResolvedStage:
     @property
     def pipeline_role_name(self) -> str:
         return f"{self.pipeline_name}{naming.PIPELINE_ROLE_SUFFIX}"
-
-
-@dataclass(frozen=True)
-class DeployTarget:
-    """One deploy role: a cluster in a workload account (shared by stages that use it)."""
-
-    account_name: str
-    account_id: str | None
-    cluster: str
-
-    @property
-    def role_name(self) -> str:
-        return f"{self.cluster}{naming.DEPLOY_ROLE_SUFFIX}"
-
-    @property
-    def module_name(self) -> str:
-        return f"deploy_role_{self.account_name}_{self.cluster}".replace("-", "_").lower()
 
 
 @dataclass(frozen=True)
@@ -124,13 +160,13 @@ class ResolvedApp:
         return self.app.ecr_repository
 
     @property
-    def deploy_targets(self) -> tuple[DeployTarget, ...]:
+    def deploy_targets(self) -> list[DeployTarget]:
+        """The clusters this app deploys to, in first-use order."""
         seen: dict[tuple[str, str], DeployTarget] = {}
         for stage in self.stages:
             for dep in stage.deployments:
-                key = (dep.account_name, dep.cluster)
-                seen.setdefault(key, DeployTarget(dep.account_name, dep.account_id, dep.cluster))
-        return tuple(seen.values())
+                seen.setdefault((dep.target.account_name, dep.cluster), dep.target)
+        return list(seen.values())
 
     @property
     def cluster_names(self) -> list[str]:
@@ -142,27 +178,21 @@ class ResolvedApp:
         used = {t.account_name for t in self.deploy_targets}
         return [name for name in self.org.accounts.workloads if name in used]
 
-    def deploy_target(self, dep: ResolvedDeployment) -> DeployTarget:
-        return next(t for t in self.deploy_targets if (t.account_name, t.cluster) == (dep.account_name, dep.cluster))
-
 
 def resolve(org: Org, app: App) -> ResolvedApp:
     namespace = [org.namespace]
     ecr_parts = app.ecr_repository.split("/")
+    targets = {(t.account_name, t.cluster): t for t in deploy_targets(org)}
     stages = []
     for stage in app.stages:
         deployments = []
         for dep in stage.deployments:
-            account = org.accounts.workloads.get(dep.account)
             source = dep.manifest_source or DEFAULT_MANIFEST_SOURCE[app.manifests_tool].format(stage=stage.name)
             deployments.append(
                 ResolvedDeployment(
                     stage=stage.name,
                     action=dep.name or dep.cluster,
-                    cluster=dep.cluster,
-                    account_name=dep.account,
-                    account_id=account.id if account else None,
-                    region=dep.region or org.region,
+                    target=targets[(dep.account, dep.cluster)],
                     manifest_path=dep.manifest_path or default_manifest_path(stage.name, dep.cluster),
                     manifest_source=source,
                 )

@@ -57,7 +57,7 @@ def _prepare(org: Org, app: App | None, out: Path, options: Options):
     if options.target == "sandbox":
         from .sandbox.seed import seed
 
-        report = seed(org, [app] if app else [], target.endpoint)
+        report = seed(org, target.endpoint)
         for line in report.created:
             options.sink(f"[sandbox] seeded {line}")
     write_files(out, render_files(org, app, target))

@@ -77,6 +77,10 @@ def test_nbval_compares_cells_and_fails_when_an_output_changes(tmp_path):
     compared = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("outputs")]
     assert len(compared) >= 4, "the committed notebook must keep its outputs, or nbval checks nothing"
 
+    unchanged = _nbval(source, tmp_path)
+    assert unchanged.returncode == 0, unchanged.stdout[-2000:]
+    assert f"{len(nb['cells']) - sum(c['cell_type'] == 'markdown' for c in nb['cells'])} passed" in unchanged.stdout
+
     changed = tmp_path / "01-changed.ipynb"
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):

@@ -2,7 +2,8 @@
 
 The cases live in ``tests/fixtures/bad_params/``. Each ``org_*.yaml`` file is
 loaded with :func:`load_org`; each ``app_*.yaml`` file with :func:`load_app`
-against the shipped ``parameters/org.yaml``. A fixture states what it expects in
+against ``support/org_for_apps.yaml`` (the shipped organization plus the
+clusters the fixtures deploy to). A fixture states what it expects in
 its leading comment lines, so adding a case needs no change here:
 
 ``# expect: TEXT``
@@ -37,6 +38,8 @@ from runbook_lib.parameters import load_app, load_apps, load_org
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bad_params"
 ORG = ROOT / "parameters" / "org.yaml"
+# The shipped organization plus the clusters the app fixtures deploy to.
+APP_ORG = FIXTURES / "support" / "org_for_apps.yaml"
 APPS = sorted((ROOT / "parameters" / "apps").glob("*.yaml"))
 
 # Rules that concern a whole file rather than one field in it.
@@ -55,7 +58,7 @@ class Case:
     path: Path
     expects: list[str] = field(default_factory=list)
     issues: int | None = None
-    org: Path = ORG
+    org: Path = APP_ORG
     xfail: str | None = None
 
     @property
@@ -139,7 +142,7 @@ def test_corpus_is_large_enough_and_well_formed():
         assert case.expects, f"{path.name}: has no '# expect:' line"
         assert case.org.is_file(), f"{path.name}: its '# org:' file {case.org} is missing"
         if case.kind == "org":
-            assert case.org == ORG, f"{path.name}: '# org:' only applies to app fixtures"
+            assert case.org == APP_ORG, f"{path.name}: '# org:' only applies to app fixtures"
 
 
 @pytest.mark.parametrize("case", case_params())
@@ -170,7 +173,7 @@ def test_file_that_does_not_exist(tmp_path, kind):
         if kind == "org":
             load_org(path)
         else:
-            load_app(path, load_org(ORG), ORG)
+            load_app(path, load_org(APP_ORG), APP_ORG)
     [issue] = info.value.issues
     assert_clear(issue, path)
     assert str(issue) == f"{path}: does not exist or is not a file"
@@ -192,7 +195,7 @@ def test_empty_file(tmp_path, kind, content):
         if kind == "org":
             load_org(path)
         else:
-            load_app(path, load_org(ORG), ORG)
+            load_app(path, load_org(APP_ORG), APP_ORG)
     [issue] = info.value.issues
     assert_clear(issue, path)
     assert str(issue) == f"{path}: must hold a YAML mapping of fields at the top level"
@@ -235,10 +238,10 @@ def test_all_problems_of_a_file_are_reported_together(name, count):
 
 
 def test_load_apps_reports_every_file_together():
-    org = load_org(ORG)
+    org = load_org(APP_ORG)
     paths = [FIXTURES / "app_name_uppercase.yaml", *APPS, FIXTURES / "app_branch_double_dot.yaml"]
     with pytest.raises(ParameterError) as info:
-        load_apps(paths, org, ORG)
+        load_apps(paths, org, APP_ORG)
     files = [issue.file for issue in info.value.issues]
     assert files == [str(paths[0]), str(paths[-1])]
 

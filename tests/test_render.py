@@ -69,18 +69,28 @@ def test_common_modules_come_from_codestar_setup_not_the_stale_guide_links(org):
     assert main.count("terraform-codestar-setup.git//modules/") == 3
 
 
-def test_cd_root_has_one_provider_alias_per_workload_account_and_role(org, apps):
-    files = render_files(org, apps["web"], make_target("live"))
-    providers = files["infra/cd/web/providers.tf"]
-    assert re.findall(r'alias\s+= "(\w+)"', providers) == ["staging", "production"]
+def test_deploy_roles_live_in_the_common_root_one_per_declared_cluster(org, apps):
+    common = render_files(org, None, make_target("live"))
+    providers = common["infra/cicd-common/providers.tf"]
+    # every workload account in the org's region, plus one alias per other cluster region
+    assert re.findall(r'alias\s+= "(\w+)"', providers) == ["staging", "production", "staging_us_west_2"]
     assert "arn:aws:iam::222222222222:role/terraform-execution" in providers
-    main = files["infra/cd/web/main.tf"]
-    assert "aws = aws.staging" in main and "aws = aws.production" in main
-    # the worker deploys twice into one account: every account keeps its alias (so a
-    # dropped deployment can still be planned away), and there are two roles
-    worker = render_files(org, apps["worker"], make_target("live"))
-    assert re.findall(r'alias\s+= "(\w+)"', worker["infra/cd/worker/providers.tf"]) == ["staging", "production"]
-    assert worker["infra/cd/worker/main.tf"].count('source = "git::https://github.com/thoughtbot/terraform-eks-cicd.git//modules/deploy-role') == 2
+    assert 'region              = "us-west-2"' in providers
+    main = common["infra/cicd-common/main.tf"]
+    assert main.count("terraform-eks-cicd.git//modules/deploy-role?ref=") == 3
+    assert "aws = aws.staging_us_west_2" in main and "aws = aws.production" in main
+    # the application roots hold no deploy role and need no workload provider
+    for name, app in apps.items():
+        files = render_files(org, app, make_target("live"))
+        assert "modules/deploy-role" not in files[f"infra/cd/{name}/main.tf"]
+        assert "alias" not in files[f"infra/cd/{name}/providers.tf"]
+
+
+def test_two_apps_on_one_cluster_share_its_deploy_role(org, apps):
+    web = render_files(org, apps["web"], make_target("live"))["infra/cd/web/main.tf"]
+    worker = render_files(org, apps["worker"], make_target("live"))["infra/cd/worker/main.tf"]
+    role = '"arn:aws:iam::222222222222:role/acme-staging-deploy"'
+    assert role in web and role in worker
 
 
 def test_backend_keys_are_one_per_root(org, app):
@@ -91,10 +101,10 @@ def test_backend_keys_are_one_per_root(org, app):
     ])
 
 
-def test_pipeline_deployments_wire_the_deploy_role_outputs(org, apps):
+def test_pipeline_deployments_use_the_clusters_deploy_roles(org, apps):
     main = render_files(org, apps["worker"], make_target("live"))["infra/cd/worker/main.tf"]
     assert "staging-east = {" in main and "staging-west = {" in main
-    assert "role_arn      = module.deploy_role_staging_acme_staging_west.arn" in main
+    assert 'role_arn      = "arn:aws:iam::222222222222:role/acme-staging-west-deploy"' in main
     assert 'region        = "us-west-2"' in main
 
 

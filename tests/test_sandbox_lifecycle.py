@@ -82,8 +82,9 @@ def test_outputs_are_read_back(web_results, org):
     assert "not-emulated" in common["codestar_connection_arn"]
     assert ci["ecr_repository_name"] == "acme/web" and ci["ecr_base_mirror_name"] == "acme/web-base"
     assert ci["image_project_name"] == "acme-web-image"
-    assert cd["deploy_role_arns"] == {
+    assert common["deploy_role_arns"] == {
         "staging/acme-staging": f"arn:aws:iam::{STAGING}:role/acme-staging-deploy",
+        "staging/acme-staging-west": f"arn:aws:iam::{STAGING}:role/acme-staging-west-deploy",
         "production/acme-production": f"arn:aws:iam::{PRODUCTION}:role/acme-production-deploy",
     }
     assert cd["pipeline_names"] == {"staging": "acme-web-staging", "production": "acme-web-production"}
@@ -128,6 +129,7 @@ def test_a_plan_with_deletes_stops_without_allow_destroy(web_results, org, apps,
         apply_all(org, fewer, out, _options(lines))
     assert "would delete or replace" in str(exc.value)
     assert "module.pipeline_production" in str(exc.value)
+    assert "module.deploy_role" not in str(exc.value)  # the cluster's role is not the app's to delete
     assert exc.value.results[-1].root == "cd/web" and exc.value.results[-1].step == "approve"
     pipelines = {p["name"] for p in aws.client("codepipeline", OPS).list_pipelines()["pipelines"]}
     assert "acme-web-production" in pipelines  # nothing was applied
@@ -164,14 +166,14 @@ def test_interrupted_apply_converges_on_rerun(web_results, org, apps, out, lines
         lines.append(line)
         if line.startswith("[ci/worker]") and "Creation complete" in line and not stopped.is_set():
             stopped.set()
-            subprocess.run(["pkill", "-TERM", "-f", f"-chdir={workdir} apply"], check=False)
+            subprocess.run(["pkill", "-TERM", "-f", f"chdir={workdir} apply"], check=False)
 
     with pytest.raises(WorkflowFailed) as exc:
         apply_all(org, apps["worker"], out, Options(target="sandbox", auto_approve=True, sink=sink))
     assert stopped.is_set()
     assert "ci/worker" in str(exc.value)
     results = apply_all(org, apps["worker"], out, _options(lines))
-    assert [r.status for r in results] == ["no changes", "applied", "applied"]
+    assert [r.status for r in results] == ["no changes", "applied", "applied"]  # common was already there
     target = make_target("sandbox")
     for root in render_roots(org, apps["worker"], target)[1:]:
         assert Terraform(out / root.path, root=root.name, env=target.terraform_env(), sink=lambda _: None).plan().is_empty

@@ -198,10 +198,12 @@ def test_codebuild_credential_never_outputs_the_token():
     assert "aws_ssm_parameter" not in outputs
 
 
-def test_deploy_role_builds_the_cluster_arn_without_looking_it_up():
+def test_deploy_role_looks_the_cluster_up_like_upstream():
+    # Upstream reads the cluster with a data source, so a cluster in another region
+    # needs a provider for that region; the sandbox module does the same to catch it.
     text = (MODULES / "deploy-role" / "main.tf").read_text()
-    assert "aws_eks_cluster" not in text
-    assert ":cluster/${var.cluster_name}" in text
+    assert 'data "aws_eks_cluster" "this"' in text
+    assert "data.aws_eks_cluster.this.arn" in text
     assert '"aws:PrincipalTag/cluster.${var.cluster_name}.deploy"' in text
     assert 'name               = local.role_name' in text and '"${var.cluster_name}-deploy"' in text
 

@@ -35,6 +35,8 @@ def _rule(error: dict, model: type[BaseModel], loc: tuple) -> str:
         return "is not a known field here (check the spelling against the README's parameters reference)"
     if kind == "value_error":
         return error["msg"].removeprefix("Value error, ")
+    if "field" in (error.get("ctx") or {}):
+        return error["msg"]
     if kind in ("string_type", "str_type"):
         return "must be a string (quote it in YAML)"
     if kind == "enum":
@@ -85,6 +87,9 @@ def _validate(model: type[M], data: dict, file: str, context: dict | None = None
         for error in exc.errors():
             loc = tuple(error["loc"])
             value = MISSING if error["type"] == "missing" else error.get("input", MISSING)
+            ctx = error.get("ctx") or {}
+            if "field" in ctx:  # a model-level rule about one of its fields
+                loc, value = (*loc, ctx["field"]), ctx["value"]
             if loc and loc[-1] == "[key]":
                 value = loc[-2]
             issues.append(ParameterIssue(file, field_path(loc), value, _rule(error, model, loc)))

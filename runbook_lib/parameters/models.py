@@ -10,7 +10,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .. import naming
 
@@ -65,12 +66,25 @@ class Account(_Strict):
     id: AccountId = Field(title="Account id", description="The 12-digit AWS account id, quoted in YAML.")
 
 
+class Cluster(_Strict):
+    name: ClusterName = Field(title="EKS cluster", description="Name of an EKS cluster in this account.")
+    region: Region | None = Field(None, title="Cluster region", description="Defaults to the organization's region.")
+
+
+class WorkloadAccount(Account):
+    clusters: list[Cluster] = Field(
+        min_length=1,
+        title="Clusters",
+        description="The EKS clusters in this account; each gets one deploy role, shared by every application.",
+    )
+
+
 class Accounts(_Strict):
     operations: Account = Field(
         title="Operations account",
         description="Holds the artifact bucket, CodeBuild projects, pipelines and ECR repositories.",
     )
-    workloads: dict[Slug, Account] = Field(
+    workloads: dict[Slug, WorkloadAccount] = Field(
         min_length=1,
         title="Workload accounts",
         description="Named accounts that hold EKS clusters; each gets deploy roles.",
@@ -132,7 +146,6 @@ class Deployment(_Strict):
     cluster: ClusterName = Field(title="EKS cluster", description="Name of the cluster to deploy to.")
     account: Slug = Field(title="Workload account", description="Name of a workload account in org.yaml that holds the cluster.")
     name: ActionName | None = Field(None, title="Action name", description="Deploy action name in the pipeline; defaults to the cluster name.")
-    region: Region | None = Field(None, title="Cluster region", description="Defaults to the organization's region.")
     manifest_path: RelativePath | None = Field(
         None,
         title="Manifest path",
@@ -155,6 +168,20 @@ class Deployment(_Strict):
                 f"is not a workload account declared in {info.context.get('org_file', 'org.yaml')} (declared: {declared})"
             )
         return account
+
+    @model_validator(mode="after")
+    def _cluster_declared(self, info: ValidationInfo) -> "Deployment":
+        org = (info.context or {}).get("org")
+        account = org.accounts.workloads.get(self.account) if org is not None else None
+        if account is not None and self.cluster not in {c.name for c in account.clusters}:
+            declared = ", ".join(c.name for c in account.clusters)
+            raise PydanticCustomError(
+                "cluster_not_declared",
+                "is not a cluster of workload account '{account}' in {org_file} (declared: {declared})",
+                {"field": "cluster", "value": self.cluster, "account": self.account, "declared": declared,
+                 "org_file": info.context.get("org_file", "org.yaml")},
+            )
+        return self
 
 
 class Stage(_Strict):

@@ -1,9 +1,11 @@
 """The guide's three root modules, built as HCL trees.
 
-``common``: artifact bucket, CodeBuild credential, CodeStar connection.
+``common``: artifact bucket, CodeBuild credential, CodeStar connection, and one
+            deploy role per EKS cluster declared in org.yaml (in its Workload
+            account, through a provider alias).
 ``ci``:     ECR repository, image build project, manifests project.
-``cd``:     deploy roles (one per cluster, in its Workload account), the deploy
-            project, and one pipeline per stage.
+``cd``:     the deploy project and one pipeline per stage, whose deploy actions
+            assume the clusters' deploy roles.
 Each root is the same five files: versions, providers, backend, main, outputs.
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from .. import catalog
 from ..parameters.models import Org
-from ..resolved import CONNECTION_PROVIDER, ResolvedApp, connection_parameter
+from ..resolved import CONNECTION_PROVIDER, ResolvedApp, connection_parameter, deploy_targets, workload_providers
 from . import buildspecs
 from .hcl import BLANK, Attr, Block, Comment, Expr, Item, dumps
 from .targets import ProviderAccount
@@ -103,14 +105,30 @@ def common_root(target, org: Org) -> RootModule:
             Attr("tags", Expr("local.tags")),
         ]),
     ]
+    # One deploy role per cluster, in the cluster's Workload account and region.
+    # Roles are named <cluster>-deploy, so they are shared by every application
+    # that deploys to the cluster: they belong here, not in an application's root.
+    for dt in deploy_targets(org):
+        main.append(_module(target, "cicd-common", dt.module_name, "deploy-role", org.module_versions.eks_cicd, [
+            Attr("providers", {"aws": Expr(f"aws.{dt.provider_alias}")}),
+            Attr("cluster_name", dt.cluster),
+            Attr("deployment_account_ids", [org.accounts.operations.id]),
+            Attr("tags", Expr("local.tags")),
+        ]))
     outputs = [
         ("artifact_bucket_name", "S3 bucket for pipeline artifacts.", Expr("module.artifact_bucket.name")),
         ("artifact_bucket_arn", "ARN of the artifact bucket.", Expr("module.artifact_bucket.arn")),
         ("codebuild_credential_arn", "CodeBuild source credential for GitHub.", Expr("module.codebuild_credential.arn")),
         ("codestar_connection_arn", "The connection; complete its GitHub handshake in the console.", Expr("module.codestar_connection.arn")),
         ("codestar_connection_parameter", "SSM parameter holding the connection ARN.", Expr("module.codestar_connection.parameter")),
+        ("deploy_role_arns", "Deploy role per cluster, in its Workload account.", {
+            f"{dt.account_name}/{dt.cluster}": Expr(f"module.{dt.module_name}.arn") for dt in deploy_targets(org)
+        }),
     ]
-    return _root(target, org, "cicd-common", main, outputs, [_operations(org)])
+    accounts = [_operations(org)] + [
+        ProviderAccount(alias, account_id, region) for alias, account_id, region in workload_providers(org)
+    ]
+    return _root(target, org, "cicd-common", main, outputs, accounts)
 
 
 def ci_root(target, app: ResolvedApp) -> RootModule:
@@ -170,13 +188,6 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
     connection = connection_parameter(org.codestar_connection_name)
     namespace = app.namespace
     main: list[Item] = [_tags(org, app.app.name)]
-    for dt in app.deploy_targets:
-        main.append(_module(target, f"cd/{app.app.name}", dt.module_name, "deploy-role", ref, [
-            Attr("providers", {"aws": Expr(f"aws.{dt.account_name}")}),
-            Attr("cluster_name", dt.cluster),
-            Attr("deployment_account_ids", [org.accounts.operations.id]),
-            Attr("tags", Expr("local.tags")),
-        ]))
     main.append(_module(target, f"cd/{app.app.name}", "deploy_project", "deploy-project", ref, [
         Attr("name", app.deploy_project_module_name),
         Attr("namespace", namespace),
@@ -190,7 +201,7 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
             dep.action: {
                 "cluster_name": dep.cluster,
                 "region": dep.region,
-                "role_arn": Expr(f"module.{app.deploy_target(dep).module_name}.arn"),
+                "role_arn": dep.target.role_arn,
                 "manifest_path": dep.manifest_path,
             }
             for dep in stage.deployments
@@ -214,18 +225,9 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
             Attr("depends_on", [Expr("module.deploy_project")]),
         ]))
     outputs = [
-        ("deploy_role_arns", "Deploy role per cluster, in its Workload account.", {
-            f"{dt.account_name}/{dt.cluster}": Expr(f"module.{dt.module_name}.arn") for dt in app.deploy_targets
-        }),
         ("deploy_project_name", "CodeBuild project that applies manifests.", app.deploy_project_name),
         ("pipeline_names", "One pipeline per stage.", {s.name: s.pipeline_name for s in app.stages}),
     ]
-    # An alias for every Workload account in org.yaml, used or not: when a stage
-    # stops deploying to an account, Terraform still needs that account's provider
-    # to plan the deletion of the deploy role it holds.
-    accounts = [_operations(org)] + [
-        ProviderAccount(name, account.id, org.region) for name, account in org.accounts.workloads.items()
-    ]
-    root = _root(target, org, f"cd/{app.app.name}", main, outputs, accounts)
+    root = _root(target, org, f"cd/{app.app.name}", main, outputs, [_operations(org)])
     root.files[buildspecs.DEPLOY_BUILDSPEC_FILE] = buildspecs.deploy_buildspec(app)
     return root

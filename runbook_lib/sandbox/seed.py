@@ -3,7 +3,7 @@
 - the Terraform role in the Operations account and every Workload account;
 - the Terraform state bucket (Operations account, versioned);
 - the SSM SecureString with the GitHub token (a random throwaway value);
-- each EKS cluster the applications deploy to, in its Workload account and region.
+- each EKS cluster declared in org.yaml, in its Workload account and region.
 
 Seeding is idempotent: what exists is left alone.
 """
@@ -14,8 +14,8 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
-from ..parameters.models import App, Org
-from ..resolved import resolve
+from ..parameters.models import Org
+from ..resolved import deploy_targets
 from .clients import SandboxSessions
 
 _TRUST_ANY_ACCOUNT_ROOT = json.dumps({
@@ -34,7 +34,7 @@ def sessions_for(org: Org, endpoint: str) -> SandboxSessions:
     return SandboxSessions(endpoint, org.region, org.terraform_role_name)
 
 
-def seed(org: Org, apps: list[App], endpoint: str) -> SeedReport:
+def seed(org: Org, endpoint: str) -> SeedReport:
     report = SeedReport()
     s = sessions_for(org, endpoint)
     ops = org.accounts.operations.id
@@ -71,20 +71,16 @@ def seed(org: Org, apps: list[App], endpoint: str) -> SeedReport:
                           Value=f"ghp_sandbox{secrets.token_hex(16)}", Description="Sandbox GitHub token (not real)")
         report.created.append(label)
 
-    for app in apps:
-        for target in resolve(org, app).deploy_targets:
-            regions = {d.region for st in resolve(org, app).stages for d in st.deployments
-                       if (d.account_name, d.cluster) == (target.account_name, target.cluster)}
-            for region in sorted(regions):
-                eks = s.client("eks", target.account_id, region)
-                label = f"eks cluster {target.cluster} in {target.account_name} ({target.account_id}) {region}"
-                if target.cluster in eks.list_clusters().get("clusters", []):
-                    report.existing.append(label)
-                    continue
-                eks.create_cluster(
-                    name=target.cluster,
-                    roleArn=f"arn:aws:iam::{target.account_id}:role/{org.terraform_role_name}",
-                    resourcesVpcConfig={"subnetIds": []},
-                )
-                report.created.append(label)
+    for target in deploy_targets(org):
+        eks = s.client("eks", target.account_id, target.region)
+        label = f"eks cluster {target.cluster} in {target.account_name} ({target.account_id}) {target.region}"
+        if target.cluster in eks.list_clusters().get("clusters", []):
+            report.existing.append(label)
+            continue
+        eks.create_cluster(
+            name=target.cluster,
+            roleArn=f"arn:aws:iam::{target.account_id}:role/{org.terraform_role_name}",
+            resourcesVpcConfig={"subnetIds": []},
+        )
+        report.created.append(label)
     return report

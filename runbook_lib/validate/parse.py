@@ -18,6 +18,7 @@ class ParsedRoot:
     modules: dict[str, dict]        # module block name -> its attributes
     strings: list[tuple[str, str]]  # (file, every string value) for reference scans
     backend: dict
+    providers: dict[str, dict]      # "aws" or "aws.<alias>" -> the provider block's attributes
 
 
 def _walk_strings(value, out: list[str]) -> None:
@@ -37,6 +38,7 @@ def parse_root(path: Path) -> ParsedRoot:
     modules: dict[str, dict] = {}
     strings: list[tuple[str, str]] = []
     backend: dict = {}
+    providers: dict[str, dict] = {}
     for tf in sorted(path.glob("*.tf")):
         try:
             data = hcl2.loads(tf.read_text(encoding="utf-8"), serialization_options=_OPTIONS)
@@ -44,13 +46,16 @@ def parse_root(path: Path) -> ParsedRoot:
             raise ValueError(f"{tf}: cannot be parsed as HCL: {str(exc).splitlines()[0]}") from exc
         for block in data.get("module", []):
             modules.update(block)
+        for block in data.get("provider", []):
+            for name, attrs in block.items():
+                providers[f"{name}.{attrs['alias']}" if "alias" in attrs else name] = attrs
         for block in data.get("terraform", []):
             for b in block.get("backend", []):
                 backend.update(b)
         found: list[str] = []
         _walk_strings(data, found)
         strings += [(tf.name, s) for s in found]
-    return ParsedRoot(path, modules, strings, backend)
+    return ParsedRoot(path, modules, strings, backend, providers)
 
 
 def literal(value) -> object:

@@ -23,7 +23,7 @@ from ..render.files import split_header
 from ..resolved import codebuild_name, connection_parameter, resolve
 from ..terraform.binary import find_terraform, terraform_env
 from .findings import Finding, Status
-from .parse import MODULE_REF, ParsedRoot, literal, parse_root
+from .parse import MODULE_REF, ParsedRoot
 
 META_ARGUMENTS = {"source", "version", "providers", "count", "for_each", "depends_on"}
 
@@ -106,6 +106,18 @@ def _expect(findings: list[Finding], subject: str, what: str, found, expected) -
         findings.append(Finding("cross-root", subject, Status.FAIL, f"{what} is {found!r}, expected {expected!r}"))
 
 
+def _deploy_roles(common: ParsedRoot) -> dict[str, str]:
+    """cluster name -> ARN of the deploy role the common root creates for it."""
+    roles = {}
+    for attrs in common.modules.values():
+        if "cluster_name" not in attrs:
+            continue
+        provider = str(attrs.get("providers", {}).get("aws", "${aws}")).strip("${}")
+        account = (common.providers.get(provider, {}).get("allowed_account_ids") or ["?"])[0]
+        roles[attrs["cluster_name"]] = f"arn:aws:iam::{account}:role/{attrs['cluster_name']}-deploy"
+    return roles
+
+
 def check_consistency(roots: dict[str, ParsedRoot], org: Org, app: App | None) -> list[Finding]:
     """The names CI/CD roots use are the ones the common root creates (and each other's)."""
     findings: list[Finding] = []
@@ -122,6 +134,7 @@ def check_consistency(roots: dict[str, ParsedRoot], org: Org, app: App | None) -
     if app is None:
         return findings
     resolved = resolve(org, app)
+    deploy_roles = _deploy_roles(roots["cicd-common"])
     ci = roots[f"ci/{app.name}"].modules
     cd = roots[f"cd/{app.name}"].modules
     for label, modules in ((f"ci/{app.name}", ci), (f"cd/{app.name}", cd)):
@@ -141,10 +154,9 @@ def check_consistency(roots: dict[str, ParsedRoot], org: Org, app: App | None) -
             _expect(findings, f"cd/{app.name}: module.{name}", "ecr_project", attrs["ecr_project"], image_name)
             _expect(findings, f"cd/{app.name}: module.{name}", "manifests_project", attrs["manifests_project"], manifests_name)
             _expect(findings, f"cd/{app.name}: module.{name}", "deploy_project", attrs["deploy_project"], deploy_name)
-            roles = {literal(d.get("role_arn")) for d in attrs.get("deployments", {}).values()}
-            if None not in roles:
-                findings.append(Finding("cross-root", f"cd/{app.name}: module.{name}", Status.FAIL,
-                                        "deployments[*].role_arn should reference deploy-role outputs"))
+            for action, deployment in attrs.get("deployments", {}).items():
+                _expect(findings, f"cd/{app.name}: module.{name}", f"deployments.{action}.role_arn",
+                        deployment.get("role_arn"), deploy_roles.get(deployment.get("cluster_name")))
     _expect(findings, f"ci/{app.name}: module.image_project", "buildspec", image.get("buildspec"), buildspecs.IMAGE_BUILDSPEC_PATH)
     _expect(findings, f"ci/{app.name}: module.manifests_project", "buildspec", manifests.get("buildspec"), buildspecs.MANIFESTS_BUILDSPEC_PATH)
     _expect(findings, f"cd/{app.name}: module.deploy_project", "cluster_names",

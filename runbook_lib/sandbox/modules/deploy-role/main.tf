@@ -1,16 +1,16 @@
 # Sandbox stand-in for terraform-eks-cicd//modules/deploy-role at v0.3.0
-# (82ebade). Differs: the cluster ARN in the policy is built from the account and
-# region instead of looked up, so the cluster need not exist in the emulator.
-
-data "aws_caller_identity" "current" {}
-
-data "aws_region" "current" {}
+# (82ebade). Same resources; like upstream it looks the cluster up, so the cluster
+# must exist in the provider's account and region (the sandbox seeds it).
 
 data "aws_partition" "current" {}
 
+data "aws_eks_cluster" "this" {
+  name = var.cluster_name
+}
+
 locals {
   role_name   = "${var.cluster_name}-deploy"
-  cluster_arn = "arn:${data.aws_partition.current.partition}:eks:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:cluster/${var.cluster_name}"
+  cluster_arn = data.aws_eks_cluster.this.arn
 }
 
 data "aws_iam_policy_document" "assume_role" {
