@@ -19,7 +19,7 @@ from .render import Target, make_target, render_files, write_files
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -143,6 +143,23 @@ def cmd_sandbox(args) -> int:
     return EXIT_OK
 
 
+def cmd_check(args) -> int:
+    from . import checks
+
+    org, app = _load(args)
+    clients = checks.clients_for(org, args.target)
+    if hasattr(clients, "caller_account"):
+        clients.caller_account()  # no credentials at all: one clear error instead of a table of failures
+    results = checks.run_checks(org, app, clients, args.phase)
+    console.print(checks.table(results, title=f"{args.phase} checks ({args.target})"))
+    console.print(f"Checks: {checks.summary(results)}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(checks.to_json(results))
+        console.print(f"JSON written to {args.json}")
+    return EXIT_FINDINGS if checks.failed(results) else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runbook", description="Set up CodeBuild/CodePipeline CI/CD for EKS applications, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -171,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--include-common", action="store_true",
                            help="with --app, also destroy the common root (shared by every application)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("check", help="read-only boto3 checks before (preflight) and after (postflight) applying")
+    p.add_argument("--org", default="parameters/org.yaml", help="organization parameters (default: %(default)s)")
+    p.add_argument("--app", help="application parameters; omit to check the common resources only")
+    p.add_argument("--target", default=Target.sandbox.value, choices=[t.value for t in Target],
+                   help="sandbox or live (default: %(default)s)")
+    p.add_argument("--phase", default="all", choices=["preflight", "postflight", "all"])
+    p.add_argument("--json", help="also write the results as JSON to this file")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator")
     p.add_argument("action", choices=["start", "status", "stop"])

@@ -1,0 +1,82 @@
+"""AWS clients per account for the checks: live (the boto3 credential chain) or the sandbox.
+
+Both give ``client(service, account_id, region=None)`` and say which features
+the backend really has: the sandbox has no CodeStar Connections, CodeBuild
+webhooks or source credentials, and checks of those report NOT_EMULATED.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+from ..errors import RunbookError
+
+RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=20)
+NOT_EMULATED_IN_SANDBOX = frozenset({"codestar-connections", "codebuild-webhooks", "codebuild-source-credentials"})
+
+
+class CredentialsError(RunbookError):
+    """No usable credentials for an account."""
+
+
+class LiveClients:
+    """Real AWS: the default credential chain (profile, SSO, environment), then assume-role per account.
+
+    When the caller already is in the wanted account, its credentials are used as they are.
+    """
+
+    emulated = frozenset()
+
+    def __init__(self, region: str, role_name: str, profile: str | None = None):
+        self.region = region
+        self.role_name = role_name
+        self.base = boto3.Session(profile_name=profile, region_name=region)
+
+    def emulates(self, feature: str) -> bool:
+        return True
+
+    @lru_cache(maxsize=None)
+    def caller_account(self) -> str:
+        try:
+            return self.base.client("sts", config=RETRIES).get_caller_identity()["Account"]
+        except Exception as exc:  # botocore raises several credential errors; all mean the same to a user
+            raise CredentialsError(
+                f"No usable AWS credentials ({type(exc).__name__}: {exc}). Sign in, e.g. `aws sso login --profile NAME` "
+                "and `export AWS_PROFILE=NAME`."
+            ) from exc
+
+    @lru_cache(maxsize=None)
+    def session(self, account_id: str) -> boto3.Session:
+        if self.caller_account() == account_id:
+            return self.base
+        sts = self.base.client("sts", config=RETRIES)
+        try:
+            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.role_name}",
+                                    RoleSessionName="eks-cicd-runbooks-check")["Credentials"]
+        except Exception as exc:
+            raise CredentialsError(f"cannot assume {self.role_name} in account {account_id}: {exc}") from exc
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"], region_name=self.region)
+
+    def client(self, service: str, account_id: str, region: str | None = None):
+        return self.session(account_id).client(service, region_name=region or self.region, config=RETRIES)
+
+
+class SandboxClients:
+    """The embedded emulator: loopback endpoint only, accounts reached by assume-role like live."""
+
+    def __init__(self, endpoint: str, region: str, role_name: str):
+        from ..sandbox.clients import SandboxSessions
+
+        self._sessions = SandboxSessions(endpoint, region, role_name)
+        self.region = region
+
+    def emulates(self, feature: str) -> bool:
+        return feature not in NOT_EMULATED_IN_SANDBOX
+
+    def client(self, service: str, account_id: str, region: str | None = None):
+        return self._sessions.session(account_id).client(
+            service, endpoint_url=self._sessions.endpoint, region_name=region or self.region, config=RETRIES)
