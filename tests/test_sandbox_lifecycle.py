@@ -122,6 +122,40 @@ def test_resources_live_in_the_right_accounts(web_results, aws, org):
         aws.client("iam", PRODUCTION).get_role(RoleName="acme-staging-deploy")
 
 
+NOT_EMULATED_IDS = {"common.connection.status", "common.source-credential",
+                    "ci.project.image.webhook", "ci.project.manifests.webhook"}
+
+
+def test_checks_pass_for_everything_the_emulator_hosts(web_results, org, apps, sandbox):
+    from runbook_lib.checks import Status, run_checks
+    from runbook_lib.checks.sessions import SandboxClients
+
+    results = run_checks(org, apps["web"], SandboxClients(sandbox.url, org.region, org.terraform_role_name), "all")
+    by_status = {status: {r.id for r in results if r.status is status} for status in Status}
+    assert by_status[Status.FAIL] == set() and by_status[Status.WARN] == set(), \
+        [r for r in results if r.status in (Status.FAIL, Status.WARN)]
+    assert by_status[Status.NOT_EMULATED] == NOT_EMULATED_IDS
+    assert len(by_status[Status.PASS]) >= 35
+    assert {"pre.cluster.staging.acme-staging", "common.deploy-role.production.acme-production",
+            "ci.ecr.workload-pull", "cd.pipeline.production.deploy.acme-production"} <= by_status[Status.PASS]
+
+
+def test_a_resource_deleted_behind_the_runbooks_back_fails_the_right_check(web_results, org, apps, sandbox, aws,
+                                                                           out, lines):
+    from runbook_lib.checks import Status, run_checks
+    from runbook_lib.checks.sessions import SandboxClients
+
+    aws.client("ecr", OPS).delete_repository(repositoryName="acme/web-base")
+    results = run_checks(org, apps["web"], SandboxClients(sandbox.url, org.region, org.terraform_role_name), "postflight")
+    failed = [r for r in results if r.status is Status.FAIL]
+    assert [r.id for r in failed] == ["ci.ecr.exists"]
+    assert failed[0].found == "missing: acme/web-base"
+    assert "Apply the CI root" in failed[0].remedy
+    # the runbook puts it back: the CI plan only creates what is missing
+    results = apply_all(org, apps["web"], out, _options(lines))
+    assert results[1].plan.counts == {"create": 1, "update": 0, "replace": 0, "delete": 0}
+
+
 def test_a_plan_with_deletes_stops_without_allow_destroy(web_results, org, apps, out, aws, lines):
     web = apps["web"]
     fewer = web.model_copy(update={"stages": web.stages[:1]})
