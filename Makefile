@@ -24,8 +24,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m runbook_lib.demo
 
+# The committed notebooks' outputs come from a fresh sandbox; nbval replays them on one.
+TEST_SANDBOX := $(CURDIR)/build/test-sandbox
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+	-RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/runbook sandbox stop > /dev/null
+	rm -rf $(TEST_SANDBOX) build/notebooks
+	RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/python -m pytest $(NBVAL) tests notebooks; \
+	status=$$?; RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/runbook sandbox stop > /dev/null; exit $$status
 
 clean:
 	rm -rf build runs .pytest_cache

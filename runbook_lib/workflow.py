@@ -52,7 +52,8 @@ class Options:
     timeout: float = 1800
 
 
-def _prepare(org: Org, app: App | None, out: Path, options: Options):
+def prepare(org: Org, app: App | None, out: Path, options: Options):
+    """Seed the sandbox (if that is the target), render and statically validate; return (target, roots)."""
     target = make_target(options.target)
     if options.target == "sandbox":
         from .sandbox.seed import seed
@@ -71,49 +72,55 @@ def _prepare(org: Org, app: App | None, out: Path, options: Options):
     return target, render_roots(org, app, target)
 
 
-def _terraform(out: Path, root, target, options: Options) -> Terraform:
-    return Terraform(out / root.path, root=root.name, env=target.terraform_env(), sink=options.sink,
-                     timeout=options.timeout)
+def run_root(root, out: Path, target, options: Options, *, destroy: bool = False, show_version: bool = False) -> StepResult:
+    """init, plan, summary, gate, apply (or destroy) and outputs for one root; raises on the first failure."""
+    started = time.monotonic()
+    verb = "destroy" if destroy else "apply"
+    step = "init"
+    try:
+        tf = Terraform(Path(out) / root.path, root=root.name, env=target.terraform_env(), sink=options.sink,
+                       timeout=options.timeout)
+        if show_version:
+            options.sink(f"[{root.name}] terraform {tf.version()}")
+        tf.init()
+        step = "plan"
+        summary = tf.plan(destroy=destroy)
+        options.sink(f"[{root.name}] plan: {summary.headline()}")
+        if options.show_plan:
+            options.show_plan(summary)
+        if summary.is_empty:
+            return StepResult(root.name, step, "no changes", time.monotonic() - started, summary,
+                              {} if destroy else tf.output())
+        step = "approve"
+        approved = approve(summary, auto_approve=options.auto_approve,
+                           allow_destroy=options.allow_destroy or destroy, confirm=options.confirm)
+        step = verb
+        tf.apply(approved)
+        return StepResult(root.name, verb, "destroyed" if destroy else "applied", time.monotonic() - started,
+                          summary, {} if destroy else tf.output())
+    except RunbookError as exc:
+        failed = StepResult(root.name, step, "failed", time.monotonic() - started, error=str(exc))
+        raise WorkflowFailed(f"{verb} stopped at {step} {root.name}:\n{exc}", [failed]) from exc
 
 
 def _run_roots(roots, out: Path, target, options: Options, *, destroy: bool) -> list[StepResult]:
     results: list[StepResult] = []
     total = len(roots)
+    verb = "destroy" if destroy else "apply"
     for number, root in enumerate(roots, start=1):
-        started = time.monotonic()
-        verb = "destroy" if destroy else "apply"
         options.sink(f"== step {number}/{total}: {verb} {root.name}")
-        step = "init"
         try:
-            tf = _terraform(out, root, target, options)
-            if number == 1:
-                options.sink(f"[{root.name}] terraform {tf.version()}")
-            tf.init()
-            step = "plan"
-            summary = tf.plan(destroy=destroy)
-            options.sink(f"[{root.name}] plan: {summary.headline()}")
-            if options.show_plan:
-                options.show_plan(summary)
-            if summary.is_empty:
-                results.append(StepResult(root.name, step, "no changes", time.monotonic() - started, summary,
-                                          {} if destroy else tf.output()))
-                continue
-            step = "approve"
-            approved = approve(summary, auto_approve=options.auto_approve,
-                               allow_destroy=options.allow_destroy or destroy, confirm=options.confirm)
-            step = verb
-            tf.apply(approved)
-            outputs = {} if destroy else tf.output()
-            results.append(StepResult(root.name, verb, "destroyed" if destroy else "applied",
-                                      time.monotonic() - started, summary, outputs))
-        except RunbookError as exc:
-            results.append(StepResult(root.name, step, "failed", time.monotonic() - started, error=str(exc)))
-            raise WorkflowFailed(f"{verb} stopped at step {number}/{total} ({step} {root.name}):\n{exc}", results) from exc
+            results.append(run_root(root, out, target, options, destroy=destroy, show_version=number == 1))
+        except WorkflowFailed as exc:
+            results += exc.results
+            failed = exc.results[-1]
+            raise WorkflowFailed(f"{verb} stopped at step {number}/{total} ({failed.step} {root.name}):\n"
+                                 f"{str(exc).split(chr(10), 1)[1]}", results) from exc
     return results
 
 
 def apply_all(org: Org, app: App | None, out: Path, options: Options) -> list[StepResult]:
-    target, roots = _prepare(org, app, Path(out), options)
+    target, roots = prepare(org, app, Path(out), options)
     return _run_roots(roots, Path(out), target, options, destroy=False)
 
 
@@ -123,7 +130,7 @@ def destroy_all(org: Org, app: App | None, out: Path, options: Options, *, inclu
     The common root serves every application, so it goes only when asked
     (``include_common``), or when no app is given.
     """
-    target, roots = _prepare(org, app, Path(out), options)
+    target, roots = prepare(org, app, Path(out), options)
     if app is not None and not include_common:
         roots = [r for r in roots if r.name != "cicd-common"]
     return _run_roots(list(reversed(roots)), Path(out), target, options, destroy=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.stub import Stubber
 from rich.console import Console
 
@@ -51,10 +52,11 @@ from runbook_lib.checks.preflight import (
     check_terraform,
     check_token_parameter,
 )
+from runbook_lib.checks import sessions as check_sessions
 from runbook_lib.checks.sessions import SandboxClients
 from runbook_lib.resolved import resolve
 from runbook_lib.sandbox import server
-from runbook_lib.sandbox.clients import SandboxSessions
+from runbook_lib.sandbox import clients as sandbox_clients
 from runbook_lib.sandbox.seed import seed
 from runbook_lib.terraform.binary import MIRROR_ENV
 
@@ -95,16 +97,15 @@ class Env:
     url: str
     org: object
     app: object
-    aws: SandboxSessions = field(init=False)
     clients: SandboxClients = field(init=False)
 
     def __post_init__(self):
-        # New objects after every reset: assumed-role credentials do not survive a reset.
-        self.aws = SandboxSessions(self.url, self.org.region, self.org.terraform_role_name)
+        # New clients after every reset: assumed-role credentials do not survive a reset.
         self.clients = SandboxClients(self.url, self.org.region, self.org.terraform_role_name)
 
     def client(self, service: str, account: str = OPS, region: str | None = None):
-        return self.aws.client(service, account, region)
+        """A client to build state with: the same per-account sessions the checks use."""
+        return self.clients.client(service, account, region)
 
     def context(self, clients=None, app="web") -> Context:
         return Context(self.org, self.app if app == "web" else app, clients or self.clients)
@@ -118,17 +119,17 @@ class Env:
 
 
 @pytest.fixture
-def fresh(sandbox, org, apps) -> Env:
-    """An empty, unseeded sandbox."""
+def env(sandbox, org, apps) -> Env:
+    """An empty, unseeded sandbox (postflight needs nothing from the seed: the emulator lets any role be assumed)."""
     _reset(sandbox.url)
     return Env(sandbox.url, org, apps["web"])
 
 
 @pytest.fixture
-def env(fresh, org) -> Env:
+def seeded(env, org) -> Env:
     """A sandbox seeded like `runbook sandbox start --org`: roles, state bucket, token parameter, clusters."""
-    seed(org, fresh.url)
-    return fresh
+    seed(org, env.url)
+    return env
 
 
 def assert_fails(result, *, found: str | None = None, link: str | None = None, status=Status.FAIL):
@@ -326,10 +327,9 @@ def test_hand_built_state_passes(env):
 
 
 # -- preflight ----------------------------------------------------------------------------
-def test_preflight_passes_in_a_seeded_sandbox(env, monkeypatch):
-    monkeypatch.setenv(MIRROR_ENV, "/opt/tf-plugins")
+def test_preflight_passes_in_a_seeded_sandbox(seeded):
     checks = [check_identity, check_region, check_token_parameter, check_state_bucket, check_clusters]
-    results = env.run(*checks)
+    results = seeded.run(*checks)
     assert set(results) == {"pre.identity.operations", "pre.identity.staging", "pre.identity.production",
                             "pre.region-enabled", "pre.github-token-parameter", "pre.state-bucket",
                             "pre.cluster.staging.acme-staging", "pre.cluster.production.acme-production"}
@@ -340,8 +340,8 @@ def test_preflight_passes_in_a_seeded_sandbox(env, monkeypatch):
     assert results["pre.cluster.production.acme-production"].found == "ACTIVE"
 
 
-def test_preflight_without_app_checks_every_declared_cluster(env):
-    ids = {r.id: r for r in check_clusters(Context(env.org, None, env.clients))}
+def test_preflight_without_app_checks_every_declared_cluster(seeded):
+    ids = {r.id: r for r in check_clusters(Context(seeded.org, None, seeded.clients))}
     assert set(ids) == {"pre.cluster.staging.acme-staging", "pre.cluster.staging.acme-staging-west",
                         "pre.cluster.production.acme-production"}
     assert all(r.status is Status.PASS for r in ids.values())
@@ -374,8 +374,8 @@ class AnswersFrom:
         return self.inner.client(service, account_id, region)
 
 
-def test_identity_fails_when_credentials_reach_another_account(env):
-    results = env.run(check_identity, clients=AnswersFrom(env.clients, STAGING, PRODUCTION))
+def test_identity_fails_when_credentials_reach_another_account(seeded):
+    results = seeded.run(check_identity, clients=AnswersFrom(seeded.clients, STAGING, PRODUCTION))
     assert_passes(results["pre.identity.operations"])
     assert_passes(results["pre.identity.production"])
     bad = results["pre.identity.staging"]
@@ -403,14 +403,14 @@ def _fake_credentials_client(service):
 
 
 @pytest.mark.parametrize("opt_in, status", [("not-opted-in", Status.FAIL), ("opted-in", Status.PASS)])
-def test_region_enabled_reads_the_opt_in_status(env, opt_in, status):
+def test_region_enabled_reads_the_opt_in_status(seeded, opt_in, status):
     ec2 = _fake_credentials_client("ec2")
     with Stubber(ec2) as stub:
         stub.add_response("describe_regions", {"Regions": [
             {"RegionName": "eu-west-1", "Endpoint": "ec2.eu-west-1.amazonaws.com", "OptInStatus": "opt-in-not-required"},
             {"RegionName": "us-east-1", "Endpoint": "ec2.us-east-1.amazonaws.com", "OptInStatus": opt_in},
         ]}, {"AllRegions": True})
-        result = env.run(check_region, clients=StubbedEc2(env.clients, ec2))["pre.region-enabled"]
+        result = seeded.run(check_region, clients=StubbedEc2(seeded.clients, ec2))["pre.region-enabled"]
         stub.assert_no_pending_responses()
     assert result.status is status
     assert result.found == opt_in
@@ -419,12 +419,12 @@ def test_region_enabled_reads_the_opt_in_status(env, opt_in, status):
         assert "Enable us-east-1" in result.remedy
 
 
-def test_region_enabled_fails_when_the_region_is_not_listed(env):
+def test_region_enabled_fails_when_the_region_is_not_listed(seeded):
     ec2 = _fake_credentials_client("ec2")
     with Stubber(ec2) as stub:
         stub.add_response("describe_regions", {"Regions": [{"RegionName": "eu-west-1", "OptInStatus": "opt-in-not-required"}]},
                           {"AllRegions": True})
-        result = env.run(check_region, clients=StubbedEc2(env.clients, ec2))["pre.region-enabled"]
+        result = seeded.run(check_region, clients=StubbedEc2(seeded.clients, ec2))["pre.region-enabled"]
         stub.assert_no_pending_responses()
     assert_fails(result, found="unknown", link=links.REGIONS)
 
@@ -483,8 +483,8 @@ def test_aws_provider_warns_without_a_mirror(monkeypatch):
     assert MIRROR_ENV in results["pre.aws-provider"].remedy
 
 
-def test_unseeded_sandbox_fails_token_state_bucket_and_clusters(fresh):
-    results = fresh.run(check_token_parameter, check_state_bucket, check_clusters)
+def test_unseeded_sandbox_fails_token_state_bucket_and_clusters(env):
+    results = env.run(check_token_parameter, check_state_bucket, check_clusters)
     assert_fails(results["pre.github-token-parameter"], found="missing", link=links.SSM_PARAMETERS)
     assert "--type SecureString" in results["pre.github-token-parameter"].remedy
     assert_fails(results["pre.state-bucket"], found="missing", link=links.S3_VERSIONING)
@@ -493,43 +493,43 @@ def test_unseeded_sandbox_fails_token_state_bucket_and_clusters(fresh):
         assert_fails(results[cluster], found="missing", link=links.EKS_CLUSTERS)
 
 
-def test_token_parameter_missing_fails(env):
-    env.client("ssm").delete_parameter(Name=env.org.github_token_parameter)
-    results = env.run(check_token_parameter, check_state_bucket)
+def test_token_parameter_missing_fails(seeded):
+    seeded.client("ssm").delete_parameter(Name=seeded.org.github_token_parameter)
+    results = seeded.run(check_token_parameter, check_state_bucket)
     assert_fails(results["pre.github-token-parameter"], found="missing", link=links.SSM_PARAMETERS)
     assert_passes(results["pre.state-bucket"])
 
 
-def test_token_parameter_as_plain_string_warns(env):
-    ssm = env.client("ssm")
-    ssm.delete_parameter(Name=env.org.github_token_parameter)
-    ssm.put_parameter(Name=env.org.github_token_parameter, Type="String", Value="ghp_sandboxplain")
-    result = env.run(check_token_parameter)["pre.github-token-parameter"]
+def test_token_parameter_as_plain_string_warns(seeded):
+    ssm = seeded.client("ssm")
+    ssm.delete_parameter(Name=seeded.org.github_token_parameter)
+    ssm.put_parameter(Name=seeded.org.github_token_parameter, Type="String", Value="ghp_sandboxplain")
+    result = seeded.run(check_token_parameter)["pre.github-token-parameter"]
     assert_fails(result, found="String", link=links.SSM_PARAMETERS, status=Status.WARN)
     assert "SecureString" in result.remedy
 
 
-def test_state_bucket_missing_fails(env):
-    s3 = env.client("s3")
-    s3.delete_bucket(Bucket=env.org.state_bucket)
-    result = env.run(check_state_bucket)["pre.state-bucket"]
+def test_state_bucket_missing_fails(seeded):
+    s3 = seeded.client("s3")
+    s3.delete_bucket(Bucket=seeded.org.state_bucket)
+    result = seeded.run(check_state_bucket)["pre.state-bucket"]
     assert_fails(result, found="missing", link=links.S3_VERSIONING)
 
 
-def test_cluster_missing_fails_only_for_that_cluster(env):
-    env.client("eks", PRODUCTION).delete_cluster(name="acme-production")
-    results = env.run(check_clusters)
+def test_cluster_missing_fails_only_for_that_cluster(seeded):
+    seeded.client("eks", PRODUCTION).delete_cluster(name="acme-production")
+    results = seeded.run(check_clusters)
     assert_passes(results["pre.cluster.staging.acme-staging"])
     bad = results["pre.cluster.production.acme-production"]
     assert_fails(bad, found="missing", link=links.EKS_CLUSTERS)
     assert "accounts.workloads.production.clusters" in bad.remedy
 
 
-def test_cluster_in_the_wrong_account_does_not_count(env):
-    env.client("eks", PRODUCTION).delete_cluster(name="acme-production")
-    env.client("eks", STAGING).create_cluster(name="acme-production", roleArn=f"arn:aws:iam::{STAGING}:role/x",
+def test_cluster_in_the_wrong_account_does_not_count(seeded):
+    seeded.client("eks", PRODUCTION).delete_cluster(name="acme-production")
+    seeded.client("eks", STAGING).create_cluster(name="acme-production", roleArn=f"arn:aws:iam::{STAGING}:role/x",
                                               resourcesVpcConfig={"subnetIds": []})
-    assert_fails(env.run(check_clusters)["pre.cluster.production.acme-production"], found="missing")
+    assert_fails(seeded.run(check_clusters)["pre.cluster.production.acme-production"], found="missing")
 
 
 # -- postflight: common root --------------------------------------------------------------
@@ -883,11 +883,11 @@ class Recording:
         return client
 
 
-def test_all_checks_only_read(env, monkeypatch):
+def test_all_checks_only_read(seeded, monkeypatch):
     monkeypatch.setenv(MIRROR_ENV, "/opt/tf-plugins")
-    build_all(env)
-    recording = Recording(env.clients)
-    results = run_checks(env.org, env.app, recording, phase="all")
+    build_all(seeded)
+    recording = Recording(seeded.clients)
+    results = run_checks(seeded.org, seeded.app, recording, phase="all")
     assert results
     operations = {op for _, op in recording.calls}
     print("operations seen:", sorted(operations))
@@ -921,12 +921,12 @@ SECRET_PATTERNS = (
 )
 
 
-def test_results_never_show_the_token_or_keys(env, monkeypatch):
+def test_results_never_show_the_token_or_keys(seeded, monkeypatch):
     monkeypatch.setenv(MIRROR_ENV, "/opt/tf-plugins")
-    build_all(env)
-    token = env.client("ssm").get_parameter(Name=env.org.github_token_parameter, WithDecryption=True)["Parameter"]["Value"]
+    build_all(seeded)
+    token = seeded.client("ssm").get_parameter(Name=seeded.org.github_token_parameter, WithDecryption=True)["Parameter"]["Value"]
     assert token.startswith("ghp_sandbox") and len(token) > 20
-    results = run_checks(env.org, env.app, env.clients, phase="all")
+    results = run_checks(seeded.org, seeded.app, seeded.clients, phase="all")
     console = Console(record=True, width=200)
     console.print(table(results))
     rendered = {"json": to_json(results), "html": to_html(results), "table": console.export_text(),
@@ -947,7 +947,11 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def dead_clients(org):
-    return SandboxClients(f"http://127.0.0.1:{_closed_port()}", org.region, org.terraform_role_name)
+    """Clients for a loopback port nobody listens on; botocore's retries are turned off to spare the back-off."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_clients, "RETRIES", Config(retries={"max_attempts": 1}, connect_timeout=2))
+        patch.setattr(check_sessions, "RETRIES", Config(retries={"max_attempts": 1}, connect_timeout=2))
+        yield SandboxClients(f"http://127.0.0.1:{_closed_port()}", org.region, org.terraform_role_name)
 
 
 def _assert_could_not_look(results):

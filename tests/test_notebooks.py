@@ -34,16 +34,23 @@ def _text(nb_path: Path) -> str:
 
 
 @needs_terraform()
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_plain_papermill_cli_with_a_parameters_yaml(notebook, tmp_path):
+@pytest.mark.sandbox
+def test_the_whole_suite_with_the_plain_papermill_cli_in_the_sandbox(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text(f"out_dir: {tmp_path / 'out'}\ntarget: live\n")
-    executed = tmp_path / notebook.name
-    proc = subprocess.run([*PAPERMILL, str(notebook), str(executed), "-f", str(params), "--cwd", str(tmp_path)],
-                          capture_output=True, text=True, env=_env(tmp_path), timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert not _errors(executed)
-    assert "0 failed" in _text(executed)
+    params.write_text(f"out_dir: {tmp_path / 'out'}\ntarget: sandbox\n")
+    env = dict(_env(tmp_path), RUNBOOK_SANDBOX_DIR=str(tmp_path / "sandbox"))
+    try:
+        for notebook in NOTEBOOKS:
+            executed = tmp_path / notebook.name
+            proc = subprocess.run([*PAPERMILL, str(notebook), str(executed), "-f", str(params), "--cwd", str(tmp_path)],
+                                  capture_output=True, text=True, env=env, timeout=900)
+            assert proc.returncode == 0, (notebook.name, proc.stderr[-3000:])
+            assert not _errors(executed)
+    finally:
+        subprocess.run([sys.executable, "-m", "runbook_lib.cli", "sandbox", "stop"], env=env, capture_output=True)
+    final = _text(tmp_path / NOTEBOOKS[-1].name)
+    assert "postflight common+ci+cd: 27 PASS, 4 NOT_EMULATED" in final
+    assert "FAIL" not in final.replace("0 FAIL", "")
 
 
 def test_bad_parameters_stop_at_the_first_cell_with_the_problems_not_a_traceback(tmp_path):
@@ -72,7 +79,7 @@ def _nbval(notebook: Path, cwd: Path) -> subprocess.CompletedProcess:
 
 @needs_terraform()
 def test_nbval_compares_cells_and_fails_when_an_output_changes(tmp_path):
-    source = ROOT / "notebooks" / "01-common-resources.ipynb"
+    source = ROOT / "tests" / "fixtures" / "notebooks" / "render-common-live.ipynb"
     nb = json.loads(source.read_text())
     compared = [c for c in nb["cells"] if c["cell_type"] == "code" and c.get("outputs")]
     assert len(compared) >= 4, "the committed notebook must keep its outputs, or nbval checks nothing"
@@ -90,3 +97,41 @@ def test_nbval_compares_cells_and_fails_when_an_output_changes(tmp_path):
     proc = _nbval(changed, tmp_path)
     assert proc.returncode != 0
     assert "acme-other-bucket" in proc.stdout
+
+
+def _run_cells(cells: list[str], env: dict) -> list[dict]:
+    """Execute code cells in a real kernel (as a frontend would) and return their outputs."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return [o for c in nb.cells for o in c.outputs]
+
+
+FORM_CELLS = [
+    "from runbook_lib import notebook as rb",
+    'session = rb.start("parameters/org.yaml", "parameters/apps/web.yaml", target="live", out_dir="build/form-test")',
+    "rb.form(session)",
+]
+
+
+def test_opened_in_jupyter_the_notebook_shows_the_form():
+    outputs = _run_cells(FORM_CELLS, {"JPY_SESSION_NAME": "notebooks/02-continuous-integration.ipynb",
+                                      "RUNBOOK_PROJECT_ROOT": str(ROOT)})
+    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 1
+    assert "Organization" in views[0]["data"]["text/plain"]
+
+
+def test_headless_the_form_is_not_shown_and_nothing_waits():
+    outputs = _run_cells(FORM_CELLS, {"JPY_SESSION_NAME": "", "RUNBOOK_PROJECT_ROOT": str(ROOT)})
+    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert any("Headless run: the parameter form is not shown" in o.get("text", "") for o in outputs)

@@ -15,7 +15,8 @@ from botocore.config import Config
 from ..errors import RunbookError
 
 RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=20)
-NOT_EMULATED_IN_SANDBOX = frozenset({"codestar-connections", "codebuild-webhooks", "codebuild-source-credentials"})
+NOT_EMULATED_IN_SANDBOX = frozenset({"codestar-connections", "codebuild-webhooks", "codebuild-source-credentials",
+                                     "codepipeline-state"})
 
 
 class CredentialsError(RunbookError):

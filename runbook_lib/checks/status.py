@@ -61,7 +61,7 @@ def wait_for_connection(ctx: Context, *, timeout: float = 900, first_delay: floa
 @dataclass(frozen=True)
 class PipelineStatus:
     pipeline: str
-    stages: dict[str, str]               # stage name -> latest status ("never run" if none)
+    stages: dict[str, str] | None        # stage name -> latest status; None where GetPipelineState is not emulated
     executions: list[tuple[str, str]]    # (execution id, status), newest first
 
 
@@ -69,8 +69,11 @@ def pipeline_status(ctx: Context, limit: int = 5) -> list[PipelineStatus]:
     client = ctx.client("codepipeline")
     out = []
     for stage in resolve(ctx.org, ctx.app).stages:
-        state = client.get_pipeline_state(name=stage.pipeline_name)
-        stages = {s["stageName"]: s.get("latestExecution", {}).get("status", "never run") for s in state.get("stageStates", [])}
+        stages = None
+        if ctx.clients.emulates("codepipeline-state"):
+            state = client.get_pipeline_state(name=stage.pipeline_name)
+            stages = {s["stageName"]: s.get("latestExecution", {}).get("status", "never run")
+                      for s in state.get("stageStates", [])}
         runs = client.list_pipeline_executions(pipelineName=stage.pipeline_name, maxResults=limit)["pipelineExecutionSummaries"]
         out.append(PipelineStatus(stage.pipeline_name, stages, [(r["pipelineExecutionId"], r["status"]) for r in runs]))
     return out

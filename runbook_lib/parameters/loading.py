@@ -79,6 +79,14 @@ def _read_yaml(path: Path, file: str) -> tuple[object, list[ParameterIssue]]:
     return data, []
 
 
+def read_yaml(path: str | Path, label: str | None = None) -> dict:
+    """A parameters file as a dict; unreadable files raise ParameterError."""
+    data, issues = _read_yaml(Path(path), label or str(path))
+    if issues:
+        raise ParameterError(issues)
+    return data
+
+
 def _validate(model: type[M], data: dict, file: str, context: dict | None = None) -> tuple[M | None, list[ParameterIssue]]:
     try:
         return model.model_validate(data, context=context), []
@@ -121,6 +129,11 @@ def load_app(path: str | Path, org: Org, org_path: str | Path = "org.yaml", labe
     data, issues = _read_yaml(path, file)
     if issues:
         raise ParameterError(issues)
+    return validate_app_data(data, org, file, org_path)
+
+
+def validate_app_data(data: dict, org: Org, file: str, org_path: str | Path = "org.yaml") -> App:
+    """Validate application parameters already read (from a file or a form)."""
     app, issues = _validate(App, data, file, {"org": org, "org_file": str(org_path)})
     issues += check_app(data, org, file)
     if issues:

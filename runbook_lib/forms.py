@@ -1,0 +1,74 @@
+"""ipywidgets forms bound to the parameter models, for interactive notebook runs.
+
+The form edits the same fields the YAML files hold (titles and descriptions come
+from the pydantic models), validates with the same rules, and shows the issues
+inline. Nothing waits on it: headless runs simply never display it.
+"""
+
+from __future__ import annotations
+
+import html
+
+from .errors import ParameterError
+from .parameters import App, load_org, read_yaml, validate_app_data
+
+# App fields that are plain strings, edited as text boxes (stages stay in the YAML file).
+TEXT_FIELDS = ("name", "source_repository", "manifests_repository", "ecr_repository", "dockerfile", "helm_chart")
+
+
+def _issues_html(error: ParameterError) -> str:
+    items = "".join(f"<li><code>{html.escape(str(issue))}</code></li>" for issue in error.issues)
+    return f'<div style="color:#cf222e"><b>{len(error.issues)} problem(s):</b><ul>{items}</ul></div>'
+
+
+def parameter_form(session):
+    """A form to choose the files, edit the application's fields, pick a stage, and validate."""
+    import ipywidgets as widgets
+
+    root = session.root
+    orgs = sorted(str(p.relative_to(root)) for p in (root / "parameters").glob("*.yaml"))
+    apps = sorted(str(p.relative_to(root)) for p in (root / "parameters" / "apps").glob("*.yaml"))
+    org_file = widgets.Dropdown(options=orgs, value=session.org_file if session.org_file in orgs else None,
+                                description="Organization")
+    app_file = widgets.Dropdown(options=apps, value=session.app_file if session.app_file in apps else None,
+                                description="Application")
+    target = widgets.ToggleButtons(options=["sandbox", "live"], value=session.target_name, description="Target")
+    fields = {}
+    for name in TEXT_FIELDS:
+        info = App.model_fields[name]
+        fields[name] = widgets.Text(description=info.title or name, tooltip=info.description or "",
+                                    style={"description_width": "initial"})
+    tool = widgets.Dropdown(options=["kustomize", "helm", "plain"], description=App.model_fields["manifests_tool"].title)
+    stage = widgets.Dropdown(options=[("all stages", None)], description="Stage")
+    status = widgets.HTML()
+    check = widgets.Button(description="Validate", button_style="primary")
+
+    def load_fields(_=None):
+        if not app_file.value:
+            return
+        data = read_yaml(root / app_file.value, app_file.value)
+        for name, box in fields.items():
+            box.value = str(data.get(name, App.model_fields[name].default or ""))
+        tool.value = data.get("manifests_tool", "kustomize") if data.get("manifests_tool") in tool.options else "kustomize"
+        stage.options = [("all stages", None)] + [(s.get("name"), s.get("name")) for s in data.get("stages", [])
+                                                  if isinstance(s, dict)]
+
+    def validate(_=None):
+        try:
+            org = load_org(root / org_file.value, label=org_file.value)
+            data = read_yaml(root / app_file.value, app_file.value)
+            data.update({name: box.value for name, box in fields.items() if box.value != ""})
+            data["manifests_tool"] = tool.value
+            app = validate_app_data(data, org, f"{app_file.value} (as edited)", org_file.value)
+        except ParameterError as error:
+            status.value = _issues_html(error)
+            return
+        session.org, session.app, session.org_file, session.app_file = org, app, org_file.value, app_file.value
+        session.target_name, session.stage = target.value, stage.value
+        status.value = (f'<span style="color:#1a7f37">Valid: {html.escape(app.name)}, '
+                        f'{len(app.stages)} stage(s). The next cells use these values.</span>')
+
+    app_file.observe(load_fields, names="value")
+    check.on_click(validate)
+    load_fields()
+    return widgets.VBox([org_file, app_file, target, *fields.values(), tool, stage, check, status])
