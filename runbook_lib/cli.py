@@ -160,6 +160,22 @@ def cmd_check(args) -> int:
     return EXIT_FINDINGS if checks.failed(results) else EXIT_OK
 
 
+def cmd_run(args) -> int:
+    from .batch import run_batch
+
+    if args.jobs < 1:
+        raise RunbookError(f"--jobs {args.jobs} must be 1 or more")
+    run_dir, results = run_batch(args.org, args.apps, stage=args.stage, target=args.target, jobs=args.jobs,
+                                 out=args.out, auto_approve=args.auto_approve, progress=lambda line: console.print(Text(line)))
+    failed = [r.label for r in results if not r.ok]
+    console.print(f"Run folder: {run_dir}")
+    console.print(f"Report: {run_dir / 'report.html'}")
+    if failed:
+        console.print(f"[bold red]failed: {', '.join(failed)}[/]")
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runbook", description="Set up CodeBuild/CodePipeline CI/CD for EKS applications, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -197,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phase", default="all", choices=["preflight", "postflight", "all"])
     p.add_argument("--json", help="also write the results as JSON to this file")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run the notebooks headlessly for every application and write a report")
+    p.add_argument("--org", default="parameters/org.yaml", help="organization parameters (default: %(default)s)")
+    p.add_argument("--apps", nargs="+", default=["parameters/apps"], help="application files or folders (default: %(default)s)")
+    p.add_argument("--stage", help="focus the CD checks on this stage (every app must have it)")
+    p.add_argument("--target", default=Target.sandbox.value, choices=[t.value for t in Target])
+    p.add_argument("--jobs", type=int, default=1, help="applications run in parallel (default: %(default)s)")
+    p.add_argument("--out", help="folder for the run folder (default: runs/)")
+    p.add_argument("--auto-approve", action="store_true", help="approve plans on live too (deletes still stop)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator")
     p.add_argument("action", choices=["start", "status", "stop"])

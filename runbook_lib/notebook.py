@@ -113,6 +113,8 @@ def start(org_file: str, app_file: str | None = None, target: str = "sandbox", o
         raise RunbookError(f"stage = {stage!r} is not a stage of {app_file} (stages: {', '.join(s.name for s in app.stages)})")
     session = Session(root, org_file, app_file, org, app, target, root / out_dir, stage, auto_approve, interactive,
                       (root / record_file) if record_file else None)
+    if session.record_file and session.record_file.is_file():
+        session.record = json.loads(session.record_file.read_text())  # notebooks of one job share a record
     say(f"Organization: {org.namespace} (Operations account {org.accounts.operations.id}, region {org.region})")
     say("Workload accounts: " + ", ".join(
         f"{n} {a.id} ({', '.join(c.name for c in a.clusters)})" for n, a in org.accounts.workloads.items()))
