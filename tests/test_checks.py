@@ -122,7 +122,10 @@ class Env:
 def env(sandbox, org, apps) -> Env:
     """An empty, unseeded sandbox (postflight needs nothing from the seed: the emulator lets any role be assumed)."""
     _reset(sandbox.url)
-    return Env(sandbox.url, org, apps["web"])
+    yield Env(sandbox.url, org, apps["web"])
+    # SandboxSessions.session is an lru_cache on the method: it keeps every instance's boto3 sessions (and their
+    # loaded service models) alive for the life of the process; let this test's go.
+    sandbox_clients.SandboxSessions.session.cache_clear()
 
 
 @pytest.fixture
@@ -952,6 +955,7 @@ def dead_clients(org):
         patch.setattr(sandbox_clients, "RETRIES", Config(retries={"max_attempts": 1}, connect_timeout=2))
         patch.setattr(check_sessions, "RETRIES", Config(retries={"max_attempts": 1}, connect_timeout=2))
         yield SandboxClients(f"http://127.0.0.1:{_closed_port()}", org.region, org.terraform_role_name)
+    sandbox_clients.SandboxSessions.session.cache_clear()
 
 
 def _assert_could_not_look(results):

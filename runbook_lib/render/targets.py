@@ -45,39 +45,46 @@ class LiveTarget:
         return catalog.git_source(repository, ref, module), f"{repository} {ref} ({src.short})"
 
     def provider_blocks(self, org: Org, accounts: list[ProviderAccount]) -> list[Item]:
-        blocks: list[Item] = []
-        for account in accounts:
-            body: list[Item] = []
-            if account.alias:
-                body.append(Attr("alias", account.alias))
-            body += [
-                Attr("region", account.region),
-                Attr("allowed_account_ids", [account.account_id]),
-                BLANK,
-                Block("assume_role", (), [
-                    Attr("role_arn", role_arn(account.account_id, org.terraform_role_name)),
-                    Attr("session_name", SESSION_NAME),
-                ]),
-            ]
-            blocks.append(Block("provider", ("aws",), body))
-        return blocks
+        return [provider_block(org, account) for account in accounts]
 
     def terraform_env(self) -> dict[str, str]:
         """Nothing to add: credentials come from the usual chain (profiles, SSO, environment)."""
         return {}
 
     def backend_blocks(self, org: Org, key: str) -> list[Item]:
-        return [Block("terraform", (), [Block("backend", ("s3",), [
-            Attr("bucket", org.state_bucket),
-            Attr("key", key),
-            Attr("region", org.region),
-            Attr("encrypt", True),
-            Attr("use_lockfile", True),
-            Attr("assume_role", {
-                "role_arn": role_arn(org.accounts.operations.id, org.terraform_role_name),
-                "session_name": SESSION_NAME,
-            }),
-        ])])]
+        return backend_block(org, key)
+
+
+def provider_block(org: Org, account: ProviderAccount, extra: list[Item] = ()) -> Block:
+    """One ``provider "aws"`` block: alias, region, allowed account, ``extra``, then the role it assumes."""
+    body: list[Item] = [Attr("alias", account.alias)] if account.alias else []
+    body += [
+        Attr("region", account.region),
+        Attr("allowed_account_ids", [account.account_id]),
+        *extra,
+        BLANK,
+        Block("assume_role", (), [
+            Attr("role_arn", role_arn(account.account_id, org.terraform_role_name)),
+            Attr("session_name", SESSION_NAME),
+        ]),
+    ]
+    return Block("provider", ("aws",), body)
+
+
+def backend_block(org: Org, key: str, extra: list[Item] = ()) -> list[Item]:
+    """The S3 backend in the Operations account, one key per root, with S3-native locking."""
+    return [Block("terraform", (), [Block("backend", ("s3",), [
+        Attr("bucket", org.state_bucket),
+        Attr("key", key),
+        Attr("region", org.region),
+        Attr("encrypt", True),
+        Attr("use_lockfile", True),
+        *extra,
+        Attr("assume_role", {
+            "role_arn": role_arn(org.accounts.operations.id, org.terraform_role_name),
+            "session_name": SESSION_NAME,
+        }),
+    ])])]
 
 
 def describe(target: Target) -> str:

@@ -15,7 +15,7 @@ from .. import catalog
 from ..parameters.models import Org
 from ..render.files import with_header
 from ..render.hcl import BLANK, Attr, Block, Item
-from ..render.targets import SESSION_NAME, ProviderAccount, Target, role_arn
+from ..render.targets import ProviderAccount, Target, backend_block, provider_block
 from .clients import sandbox_env
 from .loopback import require_loopback
 from .server import require_running
@@ -43,47 +43,25 @@ class SandboxTarget:
         return {service: self.endpoint for service in SERVICES}
 
     def provider_blocks(self, org: Org, accounts: list[ProviderAccount]) -> list[Item]:
-        blocks: list[Item] = []
-        for account in accounts:
-            body: list[Item] = []
-            if account.alias:
-                body.append(Attr("alias", account.alias))
-            body += [
-                Attr("region", account.region),
-                Attr("allowed_account_ids", [account.account_id]),
-                Attr("skip_credentials_validation", True),
-                Attr("skip_metadata_api_check", True),
-                Attr("skip_region_validation", True),
-                Attr("s3_use_path_style", True),
-                BLANK,
-                Block("endpoints", (), [Attr(service, url) for service, url in self._endpoints().items()]),
-                BLANK,
-                Block("assume_role", (), [
-                    Attr("role_arn", role_arn(account.account_id, org.terraform_role_name)),
-                    Attr("session_name", SESSION_NAME),
-                ]),
-            ]
-            blocks.append(Block("provider", ("aws",), body))
-        return blocks
+        extra: list[Item] = [
+            Attr("skip_credentials_validation", True),
+            Attr("skip_metadata_api_check", True),
+            Attr("skip_region_validation", True),
+            Attr("s3_use_path_style", True),
+            BLANK,
+            Block("endpoints", (), [Attr(service, url) for service, url in self._endpoints().items()]),
+        ]
+        return [provider_block(org, account, extra) for account in accounts]
 
     def backend_blocks(self, org: Org, key: str) -> list[Item]:
-        return [Block("terraform", (), [Block("backend", ("s3",), [
-            Attr("bucket", org.state_bucket),
-            Attr("key", key),
-            Attr("region", org.region),
-            Attr("encrypt", True),
-            Attr("use_lockfile", True),
+        return backend_block(org, key, [
             Attr("use_path_style", True),
             Attr("skip_credentials_validation", True),
             Attr("skip_metadata_api_check", True),
             Attr("skip_region_validation", True),
             Attr("skip_requesting_account_id", True),
             Attr("endpoints", {"s3": self.endpoint, "sts": self.endpoint, "iam": self.endpoint}),
-            Attr("assume_role", {
-                "role_arn": role_arn(org.accounts.operations.id, org.terraform_role_name),
-                "session_name": SESSION_NAME,
-            }),
-        ])])]
+        ])
 
     def extra_files(self) -> dict[str, str]:
         """The sandbox modules, copied beside the roots with the generated-by header."""
