@@ -20,9 +20,9 @@ ERRORS = AWS_ERRORS + (CredentialsError,)
 # -- common root ---------------------------------------------------------------------
 def check_artifact_bucket(ctx: Context) -> list[CheckResult]:
     bucket = ctx.org.artifact_bucket
-    s3 = ctx.client("s3")
     resource = f"s3 bucket {bucket} in operations ({ctx.ops})"
     try:
+        s3 = ctx.client("s3")
         s3.head_bucket(Bucket=bucket)
     except ERRORS as exc:
         if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
@@ -62,18 +62,29 @@ def check_artifact_bucket(ctx: Context) -> list[CheckResult]:
 
 
 def connection_arn(ctx: Context) -> str | None:
-    """The connection ARN from the SSM parameter the codestar-connection module writes (a String, not a secret)."""
-    try:
-        return ctx.client("ssm").get_parameter(Name=connection_parameter(ctx.org.codestar_connection_name))["Parameter"]["Value"]
-    except ERRORS:
-        return None
+    """The connection ARN from the SSM parameter the codestar-connection module writes (a String, not a secret).
+
+    None when the parameter does not exist; any other failure is raised for the caller to report.
+    """
+    if "connection_arn" not in ctx.cache:
+        try:
+            param = ctx.client("ssm").get_parameter(Name=connection_parameter(ctx.org.codestar_connection_name))
+            ctx.cache["connection_arn"] = param["Parameter"]["Value"]
+        except ERRORS as exc:
+            if error_code(exc) != "ParameterNotFound":
+                raise
+            ctx.cache["connection_arn"] = None
+    return ctx.cache["connection_arn"]
 
 
 def check_connection(ctx: Context) -> list[CheckResult]:
     name = ctx.org.codestar_connection_name
     param = connection_parameter(name)
     resource = f"codestar connection {name} in operations ({ctx.ops})"
-    arn = connection_arn(ctx)
+    try:
+        arn = connection_arn(ctx)
+    except ERRORS as exc:
+        return [unreachable("common.connection.parameter", f"ssm parameter {param}", "holds the connection ARN", exc)]
     if arn is None:
         return [result("common.connection.parameter", False, f"ssm parameter {param}", "holds the connection ARN",
                        "missing", "Apply the common root (runbook apply).", links.CONNECTION_HANDSHAKE)]
@@ -135,16 +146,24 @@ def check_deploy_roles(ctx: Context) -> list[CheckResult]:
                 out.append(unreachable(check_id, resource, expected, exc))
             continue
         tags = {t_["Key"]: t_["Value"] for t_ in role.get("Tags", [])}
-        trust = _statements(role["AssumeRolePolicyDocument"])
-        trusted = any(ops_root in _principals(s) or ctx.ops in _principals(s) for s in trust)
-        conditioned = any(f"aws:PrincipalTag/cluster.{t.cluster}.deploy" in json.dumps(s.get("Condition", {})) for s in trust)
+        allows = [s for s in _statements(role["AssumeRolePolicyDocument"]) if s.get("Effect") == "Allow"]
+        condition_key = f"aws:PrincipalTag/cluster.{t.cluster}.deploy"
+
+        def from_ops(statement: dict) -> bool:
+            return bool({ops_root, ctx.ops} & _principals(statement))
+
+        def conditioned(statement: dict) -> bool:
+            return condition_key in json.dumps(statement.get("Condition", {}))
+
         problems = []
         if tags.get("deployTo") != t.cluster:
             problems.append(f"deployTo tag is {tags.get('deployTo')!r}")
-        if not trusted:
+        if not any(from_ops(s) for s in allows):
             problems.append("does not trust the Operations account")
-        if not conditioned:
+        elif not any(from_ops(s) and conditioned(s) for s in allows):
             problems.append("trust lacks the cluster principal-tag condition")
+        if any(not conditioned(s) for s in allows):
+            problems.append("a trust statement has no cluster principal-tag condition (anyone it names may deploy)")
         out.append(result(check_id, not problems, resource, expected, "; ".join(problems) or "as expected",
                           "Re-apply the common root so the deploy-role module restores it.", links.IAM_ROLES))
     return out
@@ -154,9 +173,9 @@ def check_deploy_roles(ctx: Context) -> list[CheckResult]:
 def check_ecr(ctx: Context) -> list[CheckResult]:
     app = ctx.app
     names = [app.ecr_repository, f"{app.ecr_repository}-base"]
-    ecr = ctx.client("ecr")
     resource = f"ecr repositories {', '.join(names)} in operations ({ctx.ops})"
     try:
+        ecr = ctx.client("ecr")
         repos = {r["repositoryName"]: r for r in ecr.describe_repositories()["repositories"]}
     except ERRORS as exc:
         return [unreachable("ci.ecr.exists", resource, "both exist", exc)]
@@ -174,7 +193,9 @@ def check_ecr(ctx: Context) -> list[CheckResult]:
     try:
         policy = ecr.get_repository_policy(repositoryName=app.ecr_repository)["policyText"]
         allowed = set().union(*(_principals(s) for s in _statements(policy)
-                                if "ecr:BatchGetImage" in json.dumps(s.get("Action", []))))
+                                if s.get("Effect") == "Allow" and "ecr:BatchGetImage" in json.dumps(s.get("Action", []))))
+        allowed -= set().union(*(_principals(s) for s in _statements(policy)
+                                 if s.get("Effect") == "Deny" and "ecr:BatchGetImage" in json.dumps(s.get("Action", []))))
     except ERRORS as exc:
         if error_code(exc) != "RepositoryPolicyNotFoundException":
             return out + [unreachable("ci.ecr.workload-pull", resource, "pull for every workload account", exc)]
@@ -277,8 +298,12 @@ def check_deploy_project(ctx: Context) -> list[CheckResult]:
 def check_pipelines(ctx: Context) -> list[CheckResult]:
     r = resolve(ctx.org, ctx.app)
     app = ctx.app
-    pipeline_client = ctx.client("codepipeline")
-    connection = connection_arn(ctx)
+    try:
+        pipeline_client = ctx.client("codepipeline")
+        connection = connection_arn(ctx)
+    except ERRORS as exc:
+        return [unreachable(f"cd.pipeline.{stage.name}.exists", f"codepipeline {stage.pipeline_name}", "exists", exc)
+                for stage in r.stages]
     out = []
     for stage in r.stages:
         check_id = f"cd.pipeline.{stage.name}"
@@ -319,7 +344,13 @@ def check_pipelines(ctx: Context) -> list[CheckResult]:
                 out.append(result(f"{check_id}.deploy.{dep.action}", False, resource, f"deploy action {dep.action}",
                                   "missing", "Re-apply the CD root.", links.CODEPIPELINE))
                 continue
-            env = {v["name"]: v.get("value") for v in json.loads(action["configuration"].get("EnvironmentVariables", "[]"))}
+            try:
+                env = {v["name"]: v.get("value")
+                       for v in json.loads(action["configuration"].get("EnvironmentVariables", "[]"))}
+            except (ValueError, TypeError, KeyError) as exc:
+                out.append(result(f"{check_id}.deploy.{dep.action}", False, resource, "EnvironmentVariables as JSON",
+                                  f"not readable: {exc}", "Re-apply the CD root.", links.CODEPIPELINE))
+                continue
             wrong = sorted(k for k, v in expected.items() if env.get(k) != v)
             project_ok = action["configuration"].get("ProjectName") == r.deploy_project_name
             found = ("wrong or missing: " + ", ".join(wrong)) if wrong else "as expected"
@@ -338,4 +369,12 @@ CD = (check_deploy_project, check_pipelines)
 
 def postflight(ctx: Context) -> list[CheckResult]:
     checks = COMMON + ((CI + CD) if ctx.app else ())
-    return [r for check in checks for r in check(ctx)]
+    return [r for check in checks for r in guarded(check, ctx)]
+
+
+def guarded(check, ctx: Context) -> list[CheckResult]:
+    """Run one check; an AWS failure it did not report itself becomes a FAIL result, never a traceback."""
+    try:
+        return check(ctx)
+    except ERRORS as exc:
+        return [unreachable(check.__name__.replace("check_", "").replace("_", "-"), check.__name__, "a result", exc)]

@@ -62,8 +62,8 @@ def check_terraform(ctx: Context) -> list[CheckResult]:
         version = Terraform(with_dir, config_dir=with_dir / ".runbook-preflight", plugin_cache=False).version()
         out = [CheckResult("pre.terraform", Status.PASS, "terraform CLI", ">= 1.10.0", version)]
     except TerraformError as exc:
-        return [CheckResult("pre.terraform", Status.FAIL, "terraform CLI", ">= 1.10.0", str(exc),
-                            "Install Terraform 1.10 or newer.", "https://developer.hashicorp.com/terraform/install")]
+        out = [CheckResult("pre.terraform", Status.FAIL, "terraform CLI", ">= 1.10.0", str(exc),
+                           "Install Terraform 1.10 or newer.", "https://developer.hashicorp.com/terraform/install")]
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
         found = sorted(Path(mirror).glob("registry.terraform.io/hashicorp/aws/5.*"))
@@ -134,4 +134,6 @@ PREFLIGHT = (check_identity, check_region, check_terraform, check_token_paramete
 
 
 def preflight(ctx: Context) -> list[CheckResult]:
-    return [r for check in PREFLIGHT for r in check(ctx)]
+    from .postflight import guarded
+
+    return [r for check in PREFLIGHT for r in guarded(check, ctx)]

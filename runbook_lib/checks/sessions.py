@@ -7,8 +7,6 @@ webhooks or source credentials, and checks of those report NOT_EMULATED.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import boto3
 from botocore.config import Config
 
@@ -35,22 +33,27 @@ class LiveClients:
         self.region = region
         self.role_name = role_name
         self.base = boto3.Session(profile_name=profile, region_name=region)
+        self._caller: str | None = None
+        self._sessions: dict[str, boto3.Session] = {}
 
     def emulates(self, feature: str) -> bool:
         return True
 
-    @lru_cache(maxsize=None)
     def caller_account(self) -> str:
+        if self._caller is not None:
+            return self._caller
         try:
-            return self.base.client("sts", config=RETRIES).get_caller_identity()["Account"]
+            self._caller = self.base.client("sts", config=RETRIES).get_caller_identity()["Account"]
+            return self._caller
         except Exception as exc:  # botocore raises several credential errors; all mean the same to a user
             raise CredentialsError(
                 f"No usable AWS credentials ({type(exc).__name__}: {exc}). Sign in, e.g. `aws sso login --profile NAME` "
                 "and `export AWS_PROFILE=NAME`."
             ) from exc
 
-    @lru_cache(maxsize=None)
     def session(self, account_id: str) -> boto3.Session:
+        if account_id in self._sessions:
+            return self._sessions[account_id]
         if self.caller_account() == account_id:
             return self.base
         sts = self.base.client("sts", config=RETRIES)
@@ -59,8 +62,10 @@ class LiveClients:
                                     RoleSessionName="eks-cicd-runbooks-check")["Credentials"]
         except Exception as exc:
             raise CredentialsError(f"cannot assume {self.role_name} in account {account_id}: {exc}") from exc
-        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                             aws_session_token=creds["SessionToken"], region_name=self.region)
+        self._sessions[account_id] = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=self.region)
+        return self._sessions[account_id]
 
     def client(self, service: str, account_id: str, region: str | None = None):
         return self.session(account_id).client(service, region_name=region or self.region, config=RETRIES)

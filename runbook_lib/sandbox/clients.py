@@ -6,8 +6,6 @@ An account is reached as in real AWS: by assuming the Terraform role in it
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import boto3
 from botocore.config import Config
 
@@ -40,18 +38,22 @@ class SandboxSessions:
         self.endpoint = require_loopback(endpoint)
         self.region = region
         self.role_name = role_name
+        self._sessions: dict[str, boto3.Session] = {}   # per instance: they go when the instance goes
 
     def _base(self) -> boto3.Session:
         return boto3.Session(aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
                              aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"], region_name=self.region)
 
-    @lru_cache(maxsize=None)
     def session(self, account_id: str) -> boto3.Session:
+        if account_id in self._sessions:
+            return self._sessions[account_id]
         sts = self._base().client("sts", endpoint_url=self.endpoint, config=RETRIES)
         creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.role_name}",
                                 RoleSessionName="eks-cicd-runbooks")["Credentials"]
-        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                             aws_session_token=creds["SessionToken"], region_name=self.region)
+        self._sessions[account_id] = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"], region_name=self.region)
+        return self._sessions[account_id]
 
     def client(self, service: str, account_id: str, region: str | None = None):
         return self.session(account_id).client(service, endpoint_url=self.endpoint, region_name=region or self.region,

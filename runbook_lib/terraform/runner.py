@@ -145,7 +145,13 @@ class Terraform:
     # -- verbs ---------------------------------------------------------------------
     def version(self) -> str:
         result = self._run(["version", "-json"], stream=False)
-        text = json.loads(result.stdout)["terraform_version"]
+        try:
+            text = json.loads(result.stdout)["terraform_version"]
+        except (ValueError, KeyError):  # Terraform before 0.13 ignores -json and prints "Terraform vX.Y.Z"
+            match = re.search(r"Terraform v?(\d+\.\d+\.\d+)", result.stdout)
+            if not match:
+                raise TerraformError(f"cannot read the Terraform version from: {result.stdout.strip()[:200]!r}")
+            text = match.group(1)
         if parse_version(text) < MIN_VERSION:
             need = ".".join(map(str, MIN_VERSION))
             raise TerraformError(f"Terraform {text} is too old: the runbook needs {need} or newer because {MIN_VERSION_REASON}.")
