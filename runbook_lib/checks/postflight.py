@@ -182,10 +182,14 @@ def check_ecr(ctx: Context) -> list[CheckResult]:
     missing = [n for n in names if n not in repos]
     out = [result("ci.ecr.exists", not missing, resource, "both exist", "missing: " + ", ".join(missing) if missing else "both exist",
                   "Apply the CI root (runbook apply).", links.ECR_IMMUTABLE)]
-    mutable = [n for n in names if n in repos and repos[n].get("imageTagMutability") != "IMMUTABLE"]
-    out.append(result("ci.ecr.immutable-tags", not mutable and not missing, resource, "IMMUTABLE",
-                      "mutable: " + ", ".join(mutable) if mutable else ("IMMUTABLE" if not missing else "n/a"),
-                      "Tags are commits: keep them immutable. Re-apply the CI root.", links.ECR_IMMUTABLE))
+    present = [n for n in names if n in repos]
+    mutable = [n for n in present if repos[n].get("imageTagMutability") != "IMMUTABLE"]
+    if present:  # a missing repository is ci.ecr.exists' finding, not this one's
+        out.append(result("ci.ecr.immutable-tags", not mutable, f"ecr repositories {', '.join(present)}", "IMMUTABLE",
+                          "mutable: " + ", ".join(mutable) if mutable else "IMMUTABLE",
+                          "Tags are commits: keep them immutable. Re-apply the CI root.", links.ECR_IMMUTABLE))
+    else:
+        out.append(CheckResult("ci.ecr.immutable-tags", Status.SKIP, resource, "IMMUTABLE", "no repository to look at"))
     if app.ecr_repository not in repos:
         return out
     workloads = resolve(ctx.org, app).workload_accounts
