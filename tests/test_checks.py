@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from rich.console import Console
 

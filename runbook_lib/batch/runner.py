@@ -69,12 +69,12 @@ def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, o
     paths = _resolve_apps(root, apps)
     if not paths:
         raise BatchError(f"--apps {' '.join(apps)} names no application parameters files (*.yaml).")
-    seen: dict[Path, str] = {}
+    seen: set[Path] = set()
     issues: list[ParameterIssue] = []
-    for entry, path in zip(apps, paths):
+    for path in paths:
         if path.resolve() in seen:
-            issues.append(ParameterIssue(str(path), "", path.name, f"is listed twice in --apps (also as {seen[path.resolve()]})"))
-        seen.setdefault(path.resolve(), entry)
+            issues.append(ParameterIssue(str(path), "", path.name, "is listed twice in --apps (directly or through a folder)"))
+        seen.add(path.resolve())
     if issues:
         raise ParameterError(issues)
     loaded = load_apps(paths, org, org_file)

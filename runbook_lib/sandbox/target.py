@@ -7,7 +7,6 @@ the live rendering. The sandbox modules are copied next to the roots
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import PurePosixPath
 
