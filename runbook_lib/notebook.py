@@ -206,11 +206,11 @@ def _log_sink(session: Session, root_name: str):
     return sink, log
 
 
-def plan_and_apply(session: Session, root_name: str) -> None:
+def plan_and_apply(session: Session, root_name: str):
     """Plan one root, show the summary, and apply it through the gate.
 
     Headless: applies only with ``auto_approve`` (deletes still stop the run).
-    Interactive without auto_approve: shows an Approve button; nothing waits for it.
+    Interactive without auto_approve: shows (and returns) an Approve button; nothing waits for it.
     """
     from .terraform.plan import table as plan_table
     from .workflow import Options, run_root
@@ -235,8 +235,7 @@ def plan_and_apply(session: Session, root_name: str) -> None:
             session.plans[root.name] = summary
             session.save(f"plan:{root.name}", {"headline": summary.headline(), "status": "awaiting approval"})
             if session.interactive:
-                _approve_button(session, root)
-                return
+                return _approve_button(session, root, summary)
             say("Not applied: approval needed. Re-run with auto_approve=True (papermill -p auto_approve True) "
                 "or run the notebook interactively and press Approve.")
             return
@@ -250,11 +249,13 @@ def plan_and_apply(session: Session, root_name: str) -> None:
         say(f"  {name} = {value}")
 
 
-def _approve_button(session: Session, root) -> None:
+def _approve_button(session: Session, root, summary):
+    """A button that applies exactly the plan shown above (its saved file, checked by digest)."""
     import ipywidgets as widgets
     from IPython.display import display
 
-    from .workflow import Options, run_root
+    from .terraform.gate import approve
+    from .terraform.runner import Terraform
 
     button = widgets.Button(description=f"Approve and apply {root.name}", button_style="warning")
     output = widgets.Output()
@@ -263,11 +264,16 @@ def _approve_button(session: Session, root) -> None:
         button.disabled = True
         sink, _log = _log_sink(session, root.name)
         with output:
-            options = Options(target=session.target_name, auto_approve=True, sink=sink)
-            result = run_root(root, session.out, session.target, options)
-            say(f"{root.name}: {result.status}")
+            approved = approve(summary, confirm=lambda _summary: True)  # deletes still stop here
+            tf = Terraform(session.out / root.path, root=root.name, env=session.target.terraform_env(), sink=sink)
+            tf.apply(approved)
+            say(f"{root.name}: applied ({summary.headline()})")
+            for name, value in sorted(tf.output().items()):
+                say(f"  {name} = {value}")
     button.on_click(on_click)
-    display(widgets.VBox([button, output]))
+    box = widgets.VBox([button, output])
+    display(box)
+    return box
 
 
 def _show_checks(session: Session, results, title: str) -> bool:

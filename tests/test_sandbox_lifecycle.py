@@ -150,9 +150,21 @@ def test_a_resource_deleted_behind_the_runbooks_back_fails_the_right_check(web_r
     assert [r.id for r in failed] == ["ci.ecr.exists"]
     assert failed[0].found == "missing: acme/web-base"
     assert "Apply the CI root" in failed[0].remedy
-    # the runbook puts it back: the CI plan only creates what is missing
-    results = apply_all(org, apps["web"], out, _options(lines))
-    assert results[1].plan.counts == {"create": 1, "update": 0, "replace": 0, "delete": 0}
+    # an engineer in Jupyter puts it back: the plan is shown, nothing happens until Approve is pressed
+    from runbook_lib import notebook as rb
+
+    session = rb.start("parameters/org.yaml", "parameters/apps/web.yaml", target="sandbox", out_dir=str(out),
+                       auto_approve=False, interactive=True)
+    box = rb.plan_and_apply(session, "ci")
+    assert session.plans["ci/web"].counts == {"create": 1, "update": 0, "replace": 0, "delete": 0}
+    with pytest.raises(aws.client("ecr", OPS).exceptions.RepositoryNotFoundException):
+        aws.client("ecr", OPS).describe_repositories(repositoryNames=["acme/web-base"])
+    button = box.children[0]
+    button.click()  # applies exactly the saved plan that was shown
+    assert button.disabled
+    aws.client("ecr", OPS).describe_repositories(repositoryNames=["acme/web-base"])
+    target = make_target("sandbox")
+    assert Terraform(out / "infra/ci/web", root="ci/web", env=target.terraform_env(), sink=lambda _: None).plan().is_empty
 
 
 def test_a_plan_with_deletes_stops_without_allow_destroy(web_results, org, apps, out, aws, lines):
