@@ -8,7 +8,7 @@
    failed runs), and peak memory of the largest process.
 3. The number of AWS API calls of one full postflight (counted with botocore events).
 
-Run:  .venv/bin/python benchmarks/bench_suite.py [--apps N]
+Run:  .venv/bin/python benchmarks/bench_suite.py [--apps N] [--skip-batch | --only-batch]
 """
 
 from __future__ import annotations
@@ -120,14 +120,16 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--apps", type=int, default=20)
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--only-batch", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("RUNBOOK_TF_PROVIDER_MIRROR", "/opt/tf-plugins")
     work = Path(tempfile.mkdtemp(prefix="runbook-bench-suite-"))
-    papermill_s = suite_papermill(work)
-    plain_s, calls = suite_plain(work)
-    print(f"one app, whole suite: papermill {papermill_s:.1f} s, plain Python {plain_s:.1f} s, "
-          f"overhead {100 * (papermill_s / plain_s - 1):+.0f}%")
-    print(f"AWS API calls of one full postflight (web): {calls}")
+    if not args.only_batch:
+        papermill_s = suite_papermill(work)
+        plain_s, calls = suite_plain(work)
+        print(f"one app, whole suite: papermill {papermill_s:.1f} s, plain Python {plain_s:.1f} s, "
+              f"overhead {100 * (papermill_s / plain_s - 1):+.0f}%")
+        print(f"AWS API calls of one full postflight (web): {calls}")
     if not args.skip_batch:
         make_apps(work, args.apps)
         one, ok1 = batch(work, args.apps, 1)
