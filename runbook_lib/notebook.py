@@ -293,10 +293,8 @@ def preflight(session: Session) -> bool:
 
 
 def postflight(session: Session, roots: tuple[str, ...] = ("common", "ci", "cd")) -> bool:
-    """Postflight checks, limited to the given roots' check families (and the chosen stage)."""
-    results = checks_lib.run_checks(session.org, session.app, _clients(session), "postflight")
-    prefixes = tuple(f"{r}." for r in roots)
-    picked = [r for r in results if r.id.startswith(prefixes)]
+    """Postflight checks of the given roots only (and of the chosen stage's pipeline)."""
+    picked = checks_lib.run_checks(session.org, session.app, _clients(session), "postflight", roots)
     if session.stage:
         picked = [r for r in picked if not r.id.startswith("cd.pipeline.") or r.id.startswith(f"cd.pipeline.{session.stage}.")]
     return _show_checks(session, picked, "postflight " + "+".join(roots))

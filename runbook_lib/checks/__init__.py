@@ -25,13 +25,14 @@ def clients_for(org: Org, target: str):
     return LiveClients(org.region, org.terraform_role_name)
 
 
-def run_checks(org: Org, app: App | None, clients, phase: str = "all") -> list[CheckResult]:
+def run_checks(org: Org, app: App | None, clients, phase: str = "all",
+               roots: tuple[str, ...] = ("common", "ci", "cd")) -> list[CheckResult]:
     ctx = Context(org, app, clients)
     results: list[CheckResult] = []
     if phase in ("preflight", "all"):
         results += preflight(ctx)
     if phase in ("postflight", "all"):
-        results += postflight(ctx)
+        results += postflight(ctx, roots)
     return results
 
 

@@ -371,8 +371,12 @@ CI = (check_ecr, check_ci_projects)
 CD = (check_deploy_project, check_pipelines)
 
 
-def postflight(ctx: Context) -> list[CheckResult]:
-    checks = COMMON + ((CI + CD) if ctx.app else ())
+ROOTS = {"common": COMMON, "ci": CI, "cd": CD}
+
+
+def postflight(ctx: Context, roots: tuple[str, ...] = ("common", "ci", "cd")) -> list[CheckResult]:
+    """The checks of the given roots only (CI and CD need an app), so no call is made for the others."""
+    checks = [c for root in roots if root == "common" or ctx.app for c in ROOTS[root]]
     return [r for check in checks for r in guarded(check, ctx)]
 
 
