@@ -4,8 +4,11 @@
    calls in this plain Python process. Each on a fresh sandbox. Target: the
    notebooks add no more than 25%.
 2. ``runbook run`` over N generated example applications with 1 and then 2 jobs
-   (fresh sandbox each), wall time and speed-up (target: >= 1.8x on 2 cores, no
-   failed runs), and peak memory of the largest process.
+   (fresh sandbox each): wall time, speed-up (target: >= 1.8x on 2 cores, no
+   failed runs), CPU time of the whole run (to show how many cores one job
+   keeps busy), and peak memory per job: the largest sum of PSS over one job's
+   processes (batch worker, kernel, Terraform, providers), sampled every 0.5 s,
+   for the common job and for any one application job.
 3. The number of AWS API calls of one full postflight (counted with botocore events).
 
 Run:  .venv/bin/python benchmarks/bench_suite.py [--apps N] [--skip-batch | --only-batch]
@@ -15,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -96,14 +101,82 @@ def count_postflight_calls(session) -> int:
     return len(seen)
 
 
-def batch(work: Path, apps: int, jobs: int) -> tuple[float, bool]:
+def _pss(proc: psutil.Process) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return 0
+
+
+def _in_common_root(proc: psutil.Process) -> bool:
+    try:
+        return "/work/common" in proc.cwd() or any("/work/common" in a for a in proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+class JobMemory:
+    """Samples the process tree of a ``runbook run``: the peak PSS of one job.
+
+    With 1 job the notebooks run in the ``runbook`` process itself; with more,
+    each pool worker and its descendants are one job. A tree working in the
+    common root (its Terraform runs under ``work/common``) counts as the common
+    job, any other as an application job. The sandbox server runs in its own
+    session and is not counted.
+    """
+
+    def __init__(self, pid: int):
+        self.root = psutil.Process(pid)
+        self.peak = {"common": 0, "app": 0}
+        self.peak_run = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _trees(self) -> list[list[psutil.Process]]:
+        workers = [c for c in self.root.children() if "python" in c.name()]
+        if not workers:
+            return [[self.root, *self.root.children(recursive=True)]]
+        return [[w, *w.children(recursive=True)] for w in workers]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                trees = self._trees()
+            except psutil.NoSuchProcess:
+                continue
+            total = 0
+            for tree in trees:
+                pss = sum(_pss(p) for p in tree)
+                label = "common" if any(_in_common_root(p) for p in tree[1:]) else "app"
+                self.peak[label] = max(self.peak[label], pss)
+                total += pss
+            self.peak_run = max(self.peak_run, total)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def batch(work: Path, apps: int, jobs: int) -> dict:
     directory = work / f"sbx-batch-{jobs}"
     apps_dir = work / "apps"
     env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(directory))
+    cpu_before = os.times()
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "run", "--apps", str(apps_dir), "--jobs", str(jobs),
-                           "--out", str(work / f"runs-{jobs}")], cwd=ROOT, env=env, capture_output=True, text=True)
-    return time.monotonic() - started, proc.returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "runbook_lib.cli", "run", "--apps", str(apps_dir), "--jobs",
+                             str(jobs), "--out", str(work / f"runs-{jobs}")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = JobMemory(proc.pid)
+    output, _ = proc.communicate()
+    wall = time.monotonic() - started
+    memory.stop()
+    cpu_after = os.times()
+    cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
+    (work / f"batch-{jobs}.log").write_text(output)
+    return {"wall": wall, "ok": proc.returncode == 0, "cpu": cpu, "peak_common_mb": memory.peak["common"] / 2**20,
+            "peak_app_mb": memory.peak["app"] / 2**20,
+            "peak_run_mb": memory.peak_run / 2**20}
 
 
 def make_apps(work: Path, count: int) -> None:
@@ -132,11 +205,16 @@ def main() -> int:
         print(f"AWS API calls of one full postflight (web): {calls}")
     if not args.skip_batch:
         make_apps(work, args.apps)
-        one, ok1 = batch(work, args.apps, 1)
-        two, ok2 = batch(work, args.apps, 2)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"batch of {args.apps} apps: 1 job {one:.0f} s (ok={ok1}), 2 jobs {two:.0f} s (ok={ok2}), "
-              f"speed-up {one / two:.2f}x; peak RSS of one process {peak:.0f} MB")
+        runs = {jobs: batch(work, args.apps, jobs) for jobs in (1, 2)}
+        for jobs, r in runs.items():
+            print(f"batch of {args.apps} apps, {jobs} job(s): {r['wall']:.0f} s wall (ok={r['ok']}), "
+                  f"{r['cpu']:.0f} CPU-s ({r['cpu'] / r['wall']:.2f} cores busy on average), "
+                  f"peak PSS: common job {r['peak_common_mb']:.0f} MB, one app job {r['peak_app_mb']:.0f} MB, "
+                  f"whole run {r['peak_run_mb']:.0f} MB")
+        print(f"speed-up with 2 jobs: {runs[1]['wall'] / runs[2]['wall']:.2f}x")
+        if not all(r["ok"] for r in runs.values()):
+            print(f"a batch run failed: see {work}/batch-*.log (kept)")
+            return 1
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -115,7 +115,7 @@ def _run_roots(roots, out: Path, target, options: Options, *, destroy: bool) -> 
             results += exc.results
             failed = exc.results[-1]
             raise WorkflowFailed(f"{verb} stopped at step {number}/{total} ({failed.step} {root.name}):\n"
-                                 f"{str(exc).split(chr(10), 1)[1]}", results) from exc
+                                 f"{failed.error}", results) from exc
     return results
 
 

@@ -175,6 +175,7 @@ def test_a_plan_with_deletes_stops_without_allow_destroy(web_results, org, apps,
     fewer = web.model_copy(update={"stages": web.stages[:1]})
     with pytest.raises(WorkflowFailed) as exc:
         apply_all(org, fewer, out, _options(lines))
+    assert str(exc.value).startswith("apply stopped at step 3/3 (approve cd/web):\n")
     assert "would delete or replace" in str(exc.value)
     assert "module.pipeline_production" in str(exc.value)
     assert "module.deploy_role" not in str(exc.value)  # the cluster's role is not the app's to delete

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.errors import TerraformError
-from runbook_lib.terraform.binary import cli_config_text, find_terraform
+from runbook_lib.terraform.binary import GO_GC_PERCENT, cli_config_text, find_terraform, terraform_env
 from runbook_lib.terraform.errors import explain
 from runbook_lib.terraform.gate import ApprovalError, ApprovedPlan, approve
 from runbook_lib.terraform.plan import SENSITIVE, summarize
@@ -123,6 +123,13 @@ def test_cli_config_uses_the_mirror_only_for_hashicorp_providers():
 
 
 @needs_terraform()
+def test_go_gc_is_relaxed_for_terraform_unless_the_user_chose_a_value(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOGC", raising=False)
+    assert terraform_env(tmp_path, plugin_cache=False)["GOGC"] == GO_GC_PERCENT == "400"
+    monkeypatch.setenv("GOGC", "150")
+    assert terraform_env(tmp_path, plugin_cache=False)["GOGC"] == "150"
+
+
 def test_apply_takes_only_an_approved_plan_for_this_root(tmp_path):
     root_a, root_b = tmp_path / "a", tmp_path / "b"
     root_a.mkdir(), root_b.mkdir()
