@@ -118,8 +118,9 @@ def _in_common_root(proc: psutil.Process) -> bool:
 class JobMemory:
     """Samples the process tree of a ``runbook run``: the peak PSS of one job.
 
-    With 1 job the notebooks run in the ``runbook`` process itself; with more,
-    each pool worker and its descendants are one job. A tree working in the
+    A job at any moment is one notebook kernel, the process that runs papermill
+    for it (the ``runbook`` process itself with 1 job, a pool worker with more)
+    and what the kernel started (Terraform, providers). A job working in the
     common root (its Terraform runs under ``work/common``) counts as the common
     job, any other as an application job. The sandbox server runs in its own
     session and is not counted.
@@ -134,10 +135,15 @@ class JobMemory:
         self._thread.start()
 
     def _trees(self) -> list[list[psutil.Process]]:
-        workers = [c for c in self.root.children() if "python" in c.name()]
-        if not workers:
-            return [[self.root, *self.root.children(recursive=True)]]
-        return [[w, *w.children(recursive=True)] for w in workers]
+        """One list per running job: the process running papermill, its kernel and everything the kernel started."""
+        trees = []
+        for proc in self.root.children(recursive=True):
+            try:
+                if any("ipykernel_launcher" in part for part in proc.cmdline()):
+                    trees.append([proc.parent(), proc, *proc.children(recursive=True)])
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return trees
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -148,7 +154,7 @@ class JobMemory:
             total = 0
             for tree in trees:
                 pss = sum(_pss(p) for p in tree)
-                label = "common" if any(_in_common_root(p) for p in tree[1:]) else "app"
+                label = "common" if any(_in_common_root(p) for p in tree[2:]) else "app"
                 self.peak[label] = max(self.peak[label], pss)
                 total += pss
             self.peak_run = max(self.peak_run, total)
@@ -210,7 +216,7 @@ def main() -> int:
             print(f"batch of {args.apps} apps, {jobs} job(s): {r['wall']:.0f} s wall (ok={r['ok']}), "
                   f"{r['cpu']:.0f} CPU-s ({r['cpu'] / r['wall']:.2f} cores busy on average), "
                   f"peak PSS: common job {r['peak_common_mb']:.0f} MB, one app job {r['peak_app_mb']:.0f} MB, "
-                  f"whole run {r['peak_run_mb']:.0f} MB")
+                  f"all running jobs together {r['peak_run_mb']:.0f} MB")
         print(f"speed-up with 2 jobs: {runs[1]['wall'] / runs[2]['wall']:.2f}x")
         if not all(r["ok"] for r in runs.values()):
             print(f"a batch run failed: see {work}/batch-*.log (kept)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
@@ -10,6 +11,7 @@ import pytest
 
 from runbook_lib.batch import BatchError, run_batch
 from runbook_lib.batch.executors import LocalProcessExecutor, SerialExecutor
+from runbook_lib.batch.runner import _lines_from_workers
 from runbook_lib.cli import main
 from runbook_lib.errors import ParameterError
 from runbook_lib.sandbox import server
@@ -61,6 +63,19 @@ def _square(n: int) -> int:
     return n * n
 
 
+def _shout(n: int, report) -> int:
+    report(f"job {n}")
+    return n
+
+
+def test_lines_reported_in_worker_processes_reach_the_parent():
+    lines: list[str] = []
+    with _lines_from_workers(lines.append) as report:
+        done = sorted(LocalProcessExecutor(2).run(functools.partial(_shout, report=report), [1, 2, 3]))
+    assert done == [1, 2, 3]
+    assert sorted(lines) == ["job 1", "job 2", "job 3"]
+
+
 def test_executors_run_every_job():
     assert sorted(SerialExecutor().run(_square, [1, 2, 3])) == [1, 4, 9]
     assert sorted(LocalProcessExecutor(2).run(_square, [1, 2, 3, 4])) == [1, 4, 9, 16]
@@ -84,5 +99,12 @@ def test_a_real_run_writes_notebooks_summary_and_report(tmp_path, monkeypatch):
     assert "every step passed" in report and "NOT healthy" not in report
     assert report.count("<svg") == 3
     assert "NOT_EMULATED" in report and "FAIL</td>" not in report
-    assert any(line.startswith("[web] 04-verify-and-operate: ok") for line in lines)
+    for app in ("web", "worker"):  # each notebook is reported as it finishes, in order, by the worker
+        mine = [line for line in lines if line.startswith(f"[{app}] ")]
+        assert mine[0] == f"[{app}] started: 02-continuous-integration, 03-continuous-deployment, 04-verify-and-operate"
+        assert [line.split(":")[0] for line in mine[1:4]] == [
+            f"[{app}] 02-continuous-integration", f"[{app}] 03-continuous-deployment", f"[{app}] 04-verify-and-operate"]
+        assert all(": ok (" in line for line in mine[1:4])
+        assert mine[4].startswith(f"[{app}] done in ") and len(mine) == 5
+    assert lines[-1].startswith("finished in ")
     assert server.status() is None  # the run started the sandbox, so it stopped it

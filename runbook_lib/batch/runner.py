@@ -8,11 +8,15 @@ renamed when the run ends, so a folder without that suffix is always complete.
 
 from __future__ import annotations
 
+import functools
 import json
+import multiprocessing
 import os
 import tempfile
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,13 +123,19 @@ def _require_writable(base: Path) -> None:
         raise BatchError(f"the output folder {base} is not writable: {exc.strerror}; choose another with --out.") from exc
 
 
-def execute_job(job: Job) -> JobResult:
-    """Run one job's notebooks in order with papermill; stop at the first failure. Runs in a worker."""
+def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobResult:
+    """Run one job's notebooks in order with papermill; stop at the first failure. Runs in a worker.
+
+    ``report`` gets a line when the job starts, after each notebook and when the job ends.
+    """
     import papermill
 
+    report = report or (lambda _line: None)
     result = JobResult(job.label)
     folder = Path(job.folder)
     folder.mkdir(parents=True, exist_ok=True)
+    job_started = time.monotonic()
+    report(f"[{job.label}] started: {', '.join(job.notebooks)}")
     for name in job.notebooks:
         source = Path(job.root) / "notebooks" / f"{name}.ipynb"
         executed = folder / f"{name}.ipynb"
@@ -136,20 +146,44 @@ def execute_job(job: Job) -> JobResult:
         if name == "00-prerequisites-and-preflight":
             params.pop("auto_approve", None)
         started = time.monotonic()
+        step = {"notebook": name, "status": "ok", "path": str(executed)}
         try:
             papermill.execute_notebook(str(source), str(executed), parameters=params, cwd=job.root,
                                        progress_bar=False, log_output=False, kernel_name="python3")
-            result.steps.append({"notebook": name, "status": "ok", "seconds": round(time.monotonic() - started, 1),
-                                 "path": str(executed)})
         except Exception as exc:  # papermill raises its own execution error; any failure ends this job
             message = getattr(exc, "evalue", None) or "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            result.steps.append({"notebook": name, "status": "failed", "seconds": round(time.monotonic() - started, 1),
-                                 "error": str(message)[:2000], "path": str(executed)})
+            step.update(status="failed", error=str(message)[:2000])
+        step["seconds"] = round(time.monotonic() - started, 1)
+        result.steps.append(step)
+        line = f"[{job.label}] {name}: {step['status']} ({step['seconds']} s)"
+        if step["status"] != "ok":
+            line += f" - {step['error'].splitlines()[0] if step['error'] else ''}"
+        report(line)
+        if step["status"] != "ok":
             break
     record = Path(job.parameters["record_file"])
     if record.is_file():
         result.record = json.loads(record.read_text())
+    report(f"[{job.label}] {'done' if result.ok else 'FAILED'} in {time.monotonic() - job_started:.0f} s")
     return result
+
+
+@contextmanager
+def _lines_from_workers(progress: Callable[[str], None]):
+    """A ``report`` callable that worker processes can use; their lines reach ``progress`` here, in order."""
+    with multiprocessing.Manager() as manager:
+        queue = manager.Queue()
+
+        def drain() -> None:
+            while (line := queue.get()) is not None:
+                progress(line)
+        thread = threading.Thread(target=drain, daemon=True)
+        thread.start()
+        try:
+            yield queue.put
+        finally:
+            queue.put(None)
+            thread.join()
 
 
 def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, target: str = "sandbox", jobs: int = 1,
@@ -167,11 +201,11 @@ def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, targe
         running = server.start()
         progress(f"sandbox at {running.url}" + (" (started for this run)" if started_sandbox else ""))
     progress(f"run folder {run_dir} ({len(app_jobs)} application(s), {jobs} job(s) at a time)")
-    results = [_report_progress(execute_job(common_job), progress, started)]
+    results = [execute_job(common_job, report=progress)]
     if results[0].ok:
         executor = executor or LocalProcessExecutor(jobs)
-        for result in executor.run(execute_job, app_jobs):
-            results.append(_report_progress(result, progress, started))
+        with _lines_from_workers(progress) as report:
+            results += executor.run(functools.partial(execute_job, report=report), app_jobs)
     else:
         progress("common resources failed: the applications were not run")
     from .report import write_report
@@ -180,18 +214,8 @@ def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, targe
     partial.rename(run_dir)
     if started_sandbox:
         server.stop()  # the sandbox's resources go with it; KEEP a sandbox by starting it before the run
-    progress(f"report: {run_dir / 'report.html'}")
+    progress(f"finished in {time.monotonic() - started:.0f} s")
     return run_dir, results
-
-
-def _report_progress(result: JobResult, progress, started: float) -> JobResult:
-    for step in result.steps:
-        line = f"[{result.label}] {step['notebook']}: {step['status']} ({step['seconds']} s)"
-        if step["status"] != "ok":
-            line += f" - {step.get('error', '').splitlines()[0] if step.get('error') else ''}"
-        progress(line)
-    progress(f"[{result.label}] {'done' if result.ok else 'FAILED'} at {time.monotonic() - started:.0f} s")
-    return result
 
 
 def summary_dict(results: list[JobResult]) -> dict:
