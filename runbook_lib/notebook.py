@@ -210,7 +210,7 @@ def plan_and_apply(session: Session, root_name: str):
     """Plan one root, show the summary, and apply it through the gate.
 
     Headless: applies only with ``auto_approve`` (deletes still stop the run).
-    Interactive without auto_approve: shows (and returns) an Approve button; nothing waits for it.
+    Interactive without auto_approve: returns an Approve button (the cell shows it); nothing waits for it.
     """
     from .terraform.plan import table as plan_table
     from .workflow import Options, run_root
@@ -252,7 +252,6 @@ def plan_and_apply(session: Session, root_name: str):
 def _approve_button(session: Session, root, summary):
     """A button that applies exactly the plan shown above (its saved file, checked by digest)."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     from .terraform.gate import approve
     from .terraform.runner import Terraform
@@ -272,8 +271,7 @@ def _approve_button(session: Session, root, summary):
                 say(f"  {name} = {value}")
     button.on_click(on_click)
     box = widgets.VBox([button, output])
-    display(box)
-    return box
+    return box  # the cell's value: Jupyter shows it once
 
 
 def _show_checks(session: Session, results, title: str) -> bool:
@@ -300,12 +298,49 @@ def postflight(session: Session, roots: tuple[str, ...] = ("common", "ci", "cd")
     return _show_checks(session, picked, "postflight " + "+".join(roots))
 
 
-def wait_for_connection(session: Session, timeout: float = 900) -> None:
+def wait_for_connection(session: Session, timeout: float = 900):
+    """Headless: poll until the connection is AVAILABLE (or the timeout).
+
+    Interactive: read it once and, while it is PENDING, show a Re-check button,
+    so the kernel stays free while you complete the handshake in the console.
+    """
     from .checks.base import Context
     from .checks.status import wait_for_connection as wait
 
-    state = wait(Context(session.org, session.app, _clients(session)), timeout=timeout, progress=say)
+    ctx = Context(session.org, session.app, _clients(session))
+    if session.interactive:
+        return _recheck_button(session, ctx)
+    state = wait(ctx, timeout=timeout, progress=say)
     session.save("connection", state.status)
+
+
+def _recheck_button(session: Session, ctx):
+    import ipywidgets as widgets
+
+    from .checks.status import HANDSHAKE, connection_state
+
+    name = session.org.codestar_connection_name
+    state = connection_state(ctx)
+    session.save("connection", state.status)
+    if state.status == "NOT_EMULATED":
+        say("NOT_EMULATED: the sandbox has no CodeStar Connections; there is no handshake to wait for.")
+        return None
+    say(f"connection {name} is {state.status}")
+    if state.status == "AVAILABLE":
+        return None
+    say(f"{HANDSHAKE}, then press Re-check.")
+    button = widgets.Button(description="Re-check connection", icon="refresh")
+    output = widgets.Output()
+
+    def on_click(_):
+        with output:
+            now = connection_state(ctx)
+            session.save("connection", now.status)
+            say(f"connection {name} is {now.status}")
+            button.disabled = now.status == "AVAILABLE"
+    button.on_click(on_click)
+    box = widgets.VBox([button, output])
+    return box  # the cell's value: Jupyter shows it once
 
 
 def pipeline_status(session: Session) -> None:

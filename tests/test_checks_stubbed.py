@@ -16,6 +16,8 @@ from botocore.stub import Stubber
 
 from runbook_lib.checks import Context, Status
 from runbook_lib.checks.postflight import check_ci_projects, check_connection, check_source_credential
+from runbook_lib.checks.status import ConnectionWaitTimeout, wait_for_connection
+from runbook_lib.errors import RunbookError
 
 OPS = "111111111111"
 REGION = "us-east-1"
@@ -134,6 +136,78 @@ def test_connection_that_cannot_be_read_fails_without_guessing(org, apps, stubbe
     assert status.status is Status.FAIL
     assert status.found.startswith("could not look: AccessDeniedException")
     assert status.remedy
+
+
+class FakeClock:
+    """Time for the wait loop without waiting: sleep moves the clock."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_waiting_polls_with_backoff_until_available(org, apps, stubbed):
+    _stub_connection_parameter(stubbed)
+    for status in ("PENDING", "PENDING", "PENDING", "AVAILABLE"):
+        _stub_connection(stubbed, status)
+    clock, lines = FakeClock(), []
+    state = wait_for_connection(_ctx(org, apps, stubbed), first_delay=5, max_delay=15, progress=lines.append,
+                                sleep=clock.sleep, clock=lambda: clock.now)
+    stubbed.assert_done()
+    assert (state.status, state.arn, state.waited) == ("AVAILABLE", CONNECTION_ARN, 30)
+    assert clock.sleeps == [5, 10, 15]  # doubling, capped at max_delay
+    assert lines[0] == "connection acme-github is PENDING; checking again in 5 s (0/900 s)"
+    assert lines[-1] == "connection acme-github is AVAILABLE (after 30 s)"
+
+
+def test_waiting_stops_at_the_timeout_with_the_handshake_steps(org, apps, stubbed):
+    _stub_connection_parameter(stubbed)
+    for _ in range(3):
+        _stub_connection(stubbed, "PENDING")
+    clock = FakeClock()
+    with pytest.raises(ConnectionWaitTimeout) as exc:
+        wait_for_connection(_ctx(org, apps, stubbed), timeout=20, first_delay=5, progress=lambda _: None,
+                            sleep=clock.sleep, clock=lambda: clock.now)
+    stubbed.assert_done()
+    assert "still PENDING after 15 s" in str(exc.value)
+    assert "Update pending connection" in str(exc.value)
+
+
+def test_waiting_stops_at_once_on_error(org, apps, stubbed):
+    _stub_connection_parameter(stubbed)
+    _stub_connection(stubbed, "ERROR")
+    clock = FakeClock()
+    with pytest.raises(RunbookError, match="is in ERROR: delete it in the console"):
+        wait_for_connection(_ctx(org, apps, stubbed), progress=lambda _: None, sleep=clock.sleep,
+                            clock=lambda: clock.now)
+    stubbed.assert_done()
+    assert clock.sleeps == []
+
+
+def test_opened_in_jupyter_a_pending_connection_gets_a_recheck_button(org, apps, stubbed, monkeypatch, capsys):
+    from runbook_lib import notebook as rb
+
+    session = rb.start("parameters/org.yaml", target="live", out_dir="build/recheck-test", interactive=True)
+    monkeypatch.setattr(rb, "_clients", lambda _session: stubbed)
+    _stub_connection_parameter(stubbed)
+    _stub_connection(stubbed, "PENDING")
+    box = rb.wait_for_connection(session)   # returns at once: nothing waits for the handshake
+    assert "connection acme-github is PENDING" in capsys.readouterr().out
+    assert session.record["connection"] == "PENDING"
+    button = box.children[0]
+    assert button.description == "Re-check connection" and not button.disabled
+    _stub_connection(stubbed, "PENDING")
+    button.click()
+    assert "connection acme-github is PENDING" in capsys.readouterr().out and not button.disabled
+    _stub_connection(stubbed, "AVAILABLE")
+    button.click()
+    assert "connection acme-github is AVAILABLE" in capsys.readouterr().out
+    assert button.disabled and session.record["connection"] == "AVAILABLE"
+    stubbed.assert_done()
 
 
 # -- CodeBuild source credentials ----------------------------------------------------------

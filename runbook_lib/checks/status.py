@@ -27,31 +27,51 @@ class ConnectionState:
     waited: float
 
 
+HANDSHAKE = ("Complete the handshake in the console (Developer Tools > Settings > Connections > "
+             "Update pending connection)")
+
+
+def _connection_arn(ctx: Context) -> str:
+    arn = connection_arn(ctx)
+    if arn is None:
+        raise RunbookError("the connection's SSM parameter is missing: apply the common root first.")
+    return arn
+
+
+def _read_status(ctx: Context, arn: str) -> str:
+    status = ctx.client("codestar-connections").get_connection(ConnectionArn=arn)["Connection"]["ConnectionStatus"]
+    if status == "ERROR":
+        raise RunbookError(f"the connection {arn} is in ERROR: delete it in the console and re-apply the common root.")
+    return status
+
+
+def connection_state(ctx: Context) -> ConnectionState:
+    """The connection's status now, read once: PENDING, AVAILABLE, or NOT_EMULATED in the sandbox; ERROR raises."""
+    arn = _connection_arn(ctx)
+    if not ctx.clients.emulates("codestar-connections"):
+        return ConnectionState(arn, "NOT_EMULATED", 0.0)
+    return ConnectionState(arn, _read_status(ctx, arn), 0.0)
+
+
 def wait_for_connection(ctx: Context, *, timeout: float = 900, first_delay: float = 5, max_delay: float = 60,
                         progress: Callable[[str], None] = print, sleep: Callable[[float], None] = time.sleep,
                         clock: Callable[[], float] = time.monotonic) -> ConnectionState:
     """Poll the connection until AVAILABLE; PENDING keeps waiting, ERROR and timeout stop with a message."""
-    arn = connection_arn(ctx)
-    if arn is None:
-        raise RunbookError("the connection's SSM parameter is missing: apply the common root first.")
+    arn = _connection_arn(ctx)
     if not ctx.clients.emulates("codestar-connections"):
         progress("NOT_EMULATED: the sandbox has no CodeStar Connections; there is no handshake to wait for.")
         return ConnectionState(arn, "NOT_EMULATED", 0.0)
-    client = ctx.client("codestar-connections")
     started, delay = clock(), first_delay
     while True:
-        status = client.get_connection(ConnectionArn=arn)["Connection"]["ConnectionStatus"]
+        status = _read_status(ctx, arn)
         waited = clock() - started
         if status == "AVAILABLE":
             progress(f"connection {ctx.org.codestar_connection_name} is AVAILABLE (after {waited:.0f} s)")
             return ConnectionState(arn, status, waited)
-        if status == "ERROR":
-            raise RunbookError(f"the connection {arn} is in ERROR: delete it in the console and re-apply the common root.")
         if waited + delay > timeout:
             raise ConnectionWaitTimeout(
-                f"the connection {ctx.org.codestar_connection_name} is still {status} after {waited:.0f} s. Complete the "
-                "handshake in the console (Developer Tools > Settings > Connections > Update pending connection), "
-                "then wait again.")
+                f"the connection {ctx.org.codestar_connection_name} is still {status} after {waited:.0f} s. "
+                f"{HANDSHAKE}, then wait again.")
         progress(f"connection {ctx.org.codestar_connection_name} is {status}; checking again in {delay:.0f} s "
                  f"({waited:.0f}/{timeout:.0f} s)")
         sleep(delay)
