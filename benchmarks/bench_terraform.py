@@ -5,6 +5,8 @@
    itself, Terraform, or an AWS provider plugin).
 2. ``terraform init`` of N root modules with and without the shared plugin cache:
    wall time and disk used under the roots' ``.terraform`` folders.
+3. ``terraform plan`` of a new CI root under several GOGC values: wall time, CPU
+   and peak memory; the measurement behind the runbook's default of GOGC=400.
 
 Run:  .venv/bin/python benchmarks/bench_terraform.py [--app parameters/apps/web.yaml]
 Prints a table; numbers go into benchmarks/README.md by hand.
@@ -76,6 +78,32 @@ def bench_init(org, apps, work: Path, cache: bool, env_extra: dict) -> dict:
     return {"roots": len(names), "wall_s": wall, "disk_mb": disk / 1e6}
 
 
+def bench_gogc(org, app, work: Path, values: tuple[str, ...] = ("100", "200", "400", "800"), rounds: int = 2) -> list[dict]:
+    """``terraform plan`` of a CI root with only creates, under several GOGC values.
+
+    Wall time, CPU and peak RSS come from ``wait4`` on Terraform, which covers the
+    provider processes it started and waited for.
+    """
+    out = work / "gogc"
+    target = make_target("sandbox")
+    write_files(out, render_files(org, app, target))
+    root = next(r for r in render_roots(org, app, target) if r.name.startswith("ci/"))
+    tf = Terraform(out / root.path, env=target.terraform_env(), sink=lambda _: None)
+    tf.init()
+    rows = []
+    for _ in range(rounds):
+        for value in values:
+            started = time.monotonic()
+            proc = subprocess.Popen([tf.binary, f"-chdir={tf.workdir}", "plan", "-input=false", "-out=bench.tfplan"],
+                                    env={**tf.env, "GOGC": value}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"terraform plan failed under GOGC={value}:\n{proc.stderr.read().decode()[-2000:]}")
+            rows.append({"gogc": value, "wall_s": time.monotonic() - started,
+                         "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024})
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--app", default=str(ROOT / "parameters/apps/web.yaml"))
@@ -96,6 +124,9 @@ def main() -> int:
         cache_cold = bench_init(org, apps, work, True, target_env)
         shutil.rmtree(work / "init-cache")
         cache_warm = bench_init(org, apps, work, True, target_env)
+        other = next(a for a, p in zip(apps, sorted((ROOT / "parameters/apps").glob("*.yaml")))
+                     if p.resolve() != Path(args.app).resolve())
+        gogc = bench_gogc(org, other, work)
     finally:
         server.stop(sandbox_dir)
     print(f"sandbox {running.url}, terraform work in {work}")
@@ -104,6 +135,9 @@ def main() -> int:
     for label, r in (("init without plugin cache", nocache), ("init with plugin cache, cold", cache_cold),
                      ("init with plugin cache, warm", cache_warm)):
         print(f"{label}: {r['roots']} roots, wall {r['wall_s']:.1f} s, .terraform on disk {r['disk_mb']:.0f} MB")
+    for r in gogc:
+        print(f"plan of a new CI root ({other.name}) with GOGC={r['gogc']}: wall {r['wall_s']:.1f} s, "
+              f"cpu {r['cpu_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
