@@ -270,8 +270,7 @@ def _approve_button(session: Session, root, summary):
             for name, value in sorted(tf.output().items()):
                 say(f"  {name} = {value}")
     button.on_click(on_click)
-    box = widgets.VBox([button, output])
-    return box  # the cell's value: Jupyter shows it once
+    return widgets.VBox([button, output])  # the cell's value: Jupyter shows it once
 
 
 def _show_checks(session: Session, results, title: str) -> bool:
@@ -317,13 +316,13 @@ def wait_for_connection(session: Session, timeout: float = 900):
 def _recheck_button(session: Session, ctx):
     import ipywidgets as widgets
 
-    from .checks.status import HANDSHAKE, connection_state
+    from .checks.status import HANDSHAKE, NO_HANDSHAKE_IN_SANDBOX, connection_state
 
     name = session.org.codestar_connection_name
     state = connection_state(ctx)
     session.save("connection", state.status)
     if state.status == "NOT_EMULATED":
-        say("NOT_EMULATED: the sandbox has no CodeStar Connections; there is no handshake to wait for.")
+        say(NO_HANDSHAKE_IN_SANDBOX)
         return None
     say(f"connection {name} is {state.status}")
     if state.status == "AVAILABLE":
@@ -339,8 +338,7 @@ def _recheck_button(session: Session, ctx):
             say(f"connection {name} is {now.status}")
             button.disabled = now.status == "AVAILABLE"
     button.on_click(on_click)
-    box = widgets.VBox([button, output])
-    return box  # the cell's value: Jupyter shows it once
+    return widgets.VBox([button, output])  # the cell's value: Jupyter shows it once
 
 
 def pipeline_status(session: Session) -> None:

@@ -210,6 +210,19 @@ def test_opened_in_jupyter_a_pending_connection_gets_a_recheck_button(org, apps,
     stubbed.assert_done()
 
 
+def test_opened_in_jupyter_on_the_sandbox_there_is_no_button(org, apps, stubbed, monkeypatch, capsys):
+    from runbook_lib import notebook as rb
+
+    session = rb.start("parameters/org.yaml", target="live", out_dir="build/recheck-test", interactive=True)
+    monkeypatch.setattr(stubbed, "emulates", lambda feature: feature != "codestar-connections")
+    monkeypatch.setattr(rb, "_clients", lambda _session: stubbed)
+    _stub_connection_parameter(stubbed)
+    assert rb.wait_for_connection(session) is None
+    assert "NOT_EMULATED: the sandbox has no CodeStar Connections" in capsys.readouterr().out
+    assert session.record["connection"] == "NOT_EMULATED"
+    stubbed.assert_done()
+
+
 # -- CodeBuild source credentials ----------------------------------------------------------
 def _stub_source_credentials(stubbed: StubbedClients, infos: list[dict]):
     stubbed.stub("codebuild").add_response("list_source_credentials", {"sourceCredentialsInfos": infos}, {})

@@ -29,6 +29,7 @@ class ConnectionState:
 
 HANDSHAKE = ("Complete the handshake in the console (Developer Tools > Settings > Connections > "
              "Update pending connection)")
+NO_HANDSHAKE_IN_SANDBOX = "NOT_EMULATED: the sandbox has no CodeStar Connections; there is no handshake to wait for."
 
 
 def _connection_arn(ctx: Context) -> str:
@@ -59,7 +60,7 @@ def wait_for_connection(ctx: Context, *, timeout: float = 900, first_delay: floa
     """Poll the connection until AVAILABLE; PENDING keeps waiting, ERROR and timeout stop with a message."""
     arn = _connection_arn(ctx)
     if not ctx.clients.emulates("codestar-connections"):
-        progress("NOT_EMULATED: the sandbox has no CodeStar Connections; there is no handshake to wait for.")
+        progress(NO_HANDSHAKE_IN_SANDBOX)
         return ConnectionState(arn, "NOT_EMULATED", 0.0)
     started, delay = clock(), first_delay
     while True:
