@@ -117,6 +117,15 @@ def cmd_destroy(args) -> int:
     return EXIT_OK
 
 
+def cmd_unlock(args) -> int:
+    from .workflow import Options, unlock
+
+    org, app = _load(args)
+    unlock(org, app, args.root, args.lock_id, Path(args.out),
+           Options(target=args.target, sink=lambda line: console.print(Text(line))))
+    return EXIT_OK
+
+
 def cmd_sandbox(args) -> int:
     from . import sandbox
 
@@ -204,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--include-common", action="store_true",
                            help="with --app, also destroy the common root (shared by every application)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("unlock", help="release a root's state lock left by a run that was killed")
+    p.add_argument("root", help="the root named in the lock error: cicd-common, ci/APP or cd/APP")
+    p.add_argument("lock_id", help="the lock ID the error printed")
+    _common_flags(p, target_default=Target.sandbox.value)
+    p.set_defaults(func=cmd_unlock)
 
     p = sub.add_parser("check", help="read-only boto3 checks before (preflight) and after (postflight) applying")
     p.add_argument("--org", default="parameters/org.yaml", help="organization parameters (default: %(default)s)")

@@ -5,10 +5,12 @@ apply:   render -> static validation -> for common, CI, CD: init, plan, summary,
          and says which step failed.
 destroy: the app's roots in reverse order (the shared common root only on request),
          each with a destroy plan through the gate.
+unlock:  release the state lock of one root, left by a run that was killed.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,3 +136,29 @@ def destroy_all(org: Org, app: App | None, out: Path, options: Options, *, inclu
     if app is not None and not include_common:
         roots = [r for r in roots if r.name != "cicd-common"]
     return _run_roots(list(reversed(roots)), Path(out), target, options, destroy=True)
+
+
+LOCK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def unlock(org: Org, app: App | None, root_name: str, lock_id: str, out: Path, options: Options) -> None:
+    """Release the state lock ``lock_id`` of one rendered root (the ID the lock error printed).
+
+    Only for a lock whose run is gone: a lock held by a live run protects its state.
+    Nothing is rendered or planned; the root must already be in ``out``.
+    """
+    if not LOCK_ID.match(lock_id):
+        raise RunbookError(f"lock ID {lock_id!r} is not a Terraform lock ID (a UUID such as "
+                           "0b8d6f1e-1111-2222-3333-444455556666, printed by the error that reported the lock)")
+    target = make_target(options.target)
+    roots = {r.name: r for r in render_roots(org, app, target)}
+    if root_name not in roots:
+        raise RunbookError(f"root {root_name!r} is not a root of these parameters (roots: {', '.join(roots)}); "
+                           "pass --app for an application's roots")
+    workdir = Path(out) / roots[root_name].path
+    if not (workdir / "backend.tf").is_file():
+        raise RunbookError(f"nothing is rendered at {workdir}: pass the --out of the run that held the lock")
+    tf = Terraform(workdir, root=root_name, env=target.terraform_env(), sink=options.sink, timeout=options.timeout)
+    tf.init()
+    tf.force_unlock(lock_id)
+    options.sink(f"[{root_name}] lock {lock_id} released")

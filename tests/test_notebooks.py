@@ -135,3 +135,30 @@ def test_headless_the_form_is_not_shown_and_nothing_waits():
     outputs = _run_cells(FORM_CELLS, {"JPY_SESSION_NAME": "", "RUNBOOK_PROJECT_ROOT": str(ROOT)})
     assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert any("Headless run: the parameter form is not shown" in o.get("text", "") for o in outputs)
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_opened_in_jupyter_a_plan_waits_for_one_approve_button(tmp_path):
+    """Interactive, without auto_approve: the plan is shown with one Approve button, and nothing is applied."""
+    cells = [
+        "from runbook_lib import notebook as rb",
+        f'session = rb.start("parameters/org.yaml", target="sandbox", out_dir="{tmp_path / "out"}", auto_approve=False)',
+        "rb.sandbox_up(session)",
+        "rb.render(session)",
+        'rb.plan_and_apply(session, "cicd-common")',
+        'print(sorted(session.record["plan:cicd-common"].items()))',
+    ]
+    env = {"JPY_SESSION_NAME": "notebooks/01-common-resources.ipynb", "RUNBOOK_PROJECT_ROOT": str(ROOT),
+           "RUNBOOK_SANDBOX_DIR": str(tmp_path / "sandbox")}
+    try:
+        outputs = _run_cells(cells, env)
+    finally:
+        subprocess.run([sys.executable, "-m", "runbook_lib.cli", "sandbox", "stop"], capture_output=True,
+                       env=dict(os.environ, **env))
+    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 1  # shown once: the cell's value, not also displayed inside
+    assert "Approve and apply cicd-common" in views[0]["data"]["text/plain"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "('status', 'awaiting approval')" in text
+    assert "cicd-common: applied" not in text

@@ -15,6 +15,7 @@ import threading
 
 import pytest
 
+from runbook_lib.cli import main as cli_main
 from runbook_lib.errors import TerraformError
 from runbook_lib.render import make_target, render_roots
 from runbook_lib.sandbox import server
@@ -200,7 +201,12 @@ def test_a_held_state_lock_gives_a_clear_message_and_changes_nothing(web_results
         with pytest.raises(TerraformError) as exc:
             tf.plan()
         assert "locked by bob@other-laptop" in str(exc.value)
-        assert "force-unlock 0b8d6f1e-1111-2222-3333-444455556666" in str(exc.value)
+        assert "`runbook unlock cicd-common 0b8d6f1e-1111-2222-3333-444455556666`" in str(exc.value)
+        assert s3.get_object(Bucket=org.state_bucket, Key=key)["Body"].read() == before
+        # the run that held it is gone: release it the way the message says
+        assert cli_main(["unlock", "cicd-common", lock["ID"], "--target", "sandbox", "--out", str(out)]) == 0
+        with pytest.raises(s3.exceptions.ClientError):
+            s3.head_object(Bucket=org.state_bucket, Key=key + ".tflock")
         assert s3.get_object(Bucket=org.state_bucket, Key=key)["Body"].read() == before
     finally:
         s3.delete_object(Bucket=org.state_bucket, Key=key + ".tflock")
@@ -221,7 +227,17 @@ def test_interrupted_apply_converges_on_rerun(web_results, org, apps, out, lines
         apply_all(org, apps["worker"], out, Options(target="sandbox", auto_approve=True, sink=sink))
     assert stopped.is_set()
     assert "ci/worker" in str(exc.value)
-    results = apply_all(org, apps["worker"], out, _options(lines))
+    try:
+        results = apply_all(org, apps["worker"], out, _options(lines))
+    except WorkflowFailed as again:
+        # SIGTERM can land while a resource is being created: Terraform keeps that object as
+        # tainted and plans to replace it, and the gate stops every replacement until allowed
+        listed = [line for line in str(again).splitlines() if line.startswith("  - ")]
+        assert listed, str(again)
+        for line in listed:
+            assert line.startswith("  - replace: module.") and line.endswith(
+                "(tainted: an earlier apply did not finish creating it)"), str(again)
+        results = apply_all(org, apps["worker"], out, _options(lines, allow_destroy=True))
     assert [r.status for r in results] == ["no changes", "applied", "applied"]  # common was already there
     target = make_target("sandbox")
     for root in render_roots(org, apps["worker"], target)[1:]:

@@ -10,7 +10,7 @@ def _field(text: str, name: str) -> str:
     return match.group(1).strip() if match else "unknown"
 
 
-def explain(output: str, root: str, workdir: str) -> str | None:
+def explain(output: str, root: str) -> str | None:
     """A clear message for a failure we recognise in Terraform's output, else None."""
     if "Error acquiring the state lock" in output or "Error locking state" in output:
         lock_id = _field(output, "ID")
@@ -18,7 +18,8 @@ def explain(output: str, root: str, workdir: str) -> str | None:
             f"The state of {root} is locked by {_field(output, 'Who')} since {_field(output, 'Created')} "
             f"(operation {_field(output, 'Operation')}, lock ID {lock_id}). Another run is using it: wait "
             f"for it to finish. If that run died, release the lock with "
-            f"`terraform -chdir={workdir} force-unlock {lock_id}` and run again. Nothing was changed."
+            f"`runbook unlock {root} {lock_id}` (with the --app, --target and --out of this run) "
+            f"and run again. Nothing was changed."
         )
     if re.search(r"No valid credential sources found|failed to refresh cached credentials|"
                  r"InvalidClientTokenId|ExpiredToken|security token included in the request is (invalid|expired)|"

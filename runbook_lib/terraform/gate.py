@@ -31,7 +31,7 @@ def approve(summary: PlanSummary, *, auto_approve: bool = False, allow_destroy: 
             confirm: Confirm | None = None) -> ApprovedPlan:
     destructive = summary.destructive
     if destructive and not allow_destroy:
-        listed = "\n".join(f"  - {c.action}: {c.address}" for c in destructive)
+        listed = "\n".join(f"  - {c.action}: {c.address}" + (f" ({c.why})" if c.why else "") for c in destructive)
         raise ApprovalError(
             f"The plan for {summary.root} would delete or replace {len(destructive)} resource(s); "
             f"nothing was applied:\n{listed}\nIf that is intended, run again with --allow-destroy "

@@ -22,6 +22,19 @@ _ACTION_NAMES = {
     ("forget",): "forget",
 }
 DESTRUCTIVE = {"delete", "replace", "forget"}
+# Why Terraform deletes or replaces something (``action_reason`` in ``show -json``), in words.
+_REASONS = {
+    "replace_because_tainted": "tainted: an earlier apply did not finish creating it",
+    "replace_because_cannot_update": "a changed argument cannot be updated in place",
+    "replace_by_request": "replacement was requested",
+    "replace_by_triggers": "a replace_triggered_by reference changed",
+    "delete_because_no_resource_config": "no longer in the configuration",
+    "delete_because_no_module": "its module is no longer in the configuration",
+    "delete_because_count_index": "its count index is gone",
+    "delete_because_each_key": "its for_each key is gone",
+    "delete_because_wrong_repetition": "count or for_each was added or removed",
+    "delete_because_no_move_target": "the target of its moved block does not exist",
+}
 
 
 def file_digest(path: Path) -> str:
@@ -41,6 +54,11 @@ class ResourceChange:
     type: str
     action: str
     attributes: tuple[AttributeChange, ...] = ()
+    reason: str = ""          # Terraform's action_reason, e.g. replace_because_tainted
+
+    @property
+    def why(self) -> str:
+        return _REASONS.get(self.reason, self.reason.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -110,7 +128,7 @@ def summarize(show: dict, *, root: str, workdir: Path, plan_file: Path) -> PlanS
         actions = tuple(rc["change"]["actions"])
         action = _ACTION_NAMES.get(actions, "/".join(actions))
         attributes = _attribute_changes(rc["change"]) if action == "update" else ()
-        changes.append(ResourceChange(rc["address"], rc["type"], action, attributes))
+        changes.append(ResourceChange(rc["address"], rc["type"], action, attributes, rc.get("action_reason", "")))
     outputs = {
         name: _ACTION_NAMES.get(tuple(oc["actions"]), "/".join(oc["actions"]))
         for name, oc in (show.get("output_changes") or {}).items()
@@ -131,7 +149,7 @@ def table(summary: PlanSummary):
     for c in sorted(summary.changes, key=lambda c: (order.get(c.action, 9), c.address)):
         if c.action in ("no-op", "read"):
             continue
-        details = "; ".join(f"{a.name}: {a.before} -> {a.after}" for a in c.attributes[:4])
+        details = c.why or "; ".join(f"{a.name}: {a.before} -> {a.after}" for a in c.attributes[:4])
         style = "bold red" if c.action in DESTRUCTIVE else ""
         out.add_row(f"[{style}]{c.action}[/]" if style else c.action, c.address, details)
     return out

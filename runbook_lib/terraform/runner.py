@@ -136,7 +136,7 @@ class Terraform:
 
     def _failure(self, args: list[str], result: RunResult) -> TerraformError:
         text = result.stderr + result.stdout
-        message = explain(text, self.root, str(self.workdir))
+        message = explain(text, self.root)
         if message is None:
             tail = "\n".join(line for line in result.stderr.strip().splitlines()[-15:])
             message = f"terraform {args[0]} failed in {self.root} (exit code {result.returncode}):\n{tail}"
@@ -197,6 +197,10 @@ class Terraform:
         finally:
             if plan_file.exists():
                 plan_file.unlink()  # a plan is applied at most once
+
+    def force_unlock(self, lock_id: str) -> RunResult:
+        """Release a state lock left by a run that died (``-force``: the caller already confirmed the ID)."""
+        return self._run(["force-unlock", "-force", "-no-color", lock_id])
 
     def output(self) -> dict:
         """Root outputs; sensitive ones read (sensitive)."""
