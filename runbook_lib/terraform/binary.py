@@ -17,9 +17,10 @@ PLUGIN_CACHE_ENV = "RUNBOOK_TF_PLUGIN_CACHE"
 DEFAULT_PLUGIN_CACHE = Path.home() / ".cache" / "eks-cicd-runbooks" / "terraform-plugins"
 # Go's garbage collector target for Terraform and the providers it starts (they
 # inherit its environment). The AWS provider builds its whole schema on every
-# start; at Go's default (100) collecting that heap costs about a third of a
-# plan's CPU. 400 cut a CI plan from 17 to 12 CPU-seconds for about 110 MB more
-# peak memory per provider (benchmarks/README.md). A GOGC the user set wins.
+# start; at Go's default (100) collecting that heap costs about a quarter of a
+# plan's CPU, on the other core. 400 cut a CI plan from 13-17 to 10-12 CPU-seconds
+# for about 120 MB more peak memory per provider (benchmarks/README.md, GOGC).
+# A GOGC the user set wins.
 GO_GC_PERCENT = "400"
 
 
