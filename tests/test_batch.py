@@ -83,7 +83,7 @@ def test_executors_run_every_job():
 
 @needs_terraform()
 @pytest.mark.sandbox
-def test_a_real_run_writes_notebooks_summary_and_report(tmp_path, monkeypatch):
+def test_a_real_run_writes_notebooks_summary_and_report(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(tmp_path / "sandbox"))
     lines: list[str] = []
     run_dir, results = run_batch("parameters/org.yaml", ["parameters/apps"], jobs=2, out=str(tmp_path / "runs"),
@@ -107,4 +107,5 @@ def test_a_real_run_writes_notebooks_summary_and_report(tmp_path, monkeypatch):
         assert all(": ok (" in line for line in mine[1:4])
         assert mine[4].startswith(f"[{app}] done in ") and len(mine) == 5
     assert lines[-1].startswith("finished in ")
+    assert "Kernel is running over TCP" not in capfd.readouterr().err  # kernels log errors only
     assert server.status() is None  # the run started the sandbox, so it stopped it

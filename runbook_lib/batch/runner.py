@@ -29,6 +29,9 @@ from .executors import Executor, LocalProcessExecutor
 
 COMMON_NOTEBOOKS = ("00-prerequisites-and-preflight", "01-common-resources")
 APP_NOTEBOOKS = ("02-continuous-integration", "03-continuous-deployment", "04-verify-and-operate")
+# The kernel's own log, errors only: otherwise every kernel prints ipykernel's warning
+# about its local TCP transport into the progress lines.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 class BatchError(RunbookError):
@@ -149,7 +152,8 @@ def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobRes
         step = {"notebook": name, "status": "ok", "path": str(executed)}
         try:
             papermill.execute_notebook(str(source), str(executed), parameters=params, cwd=job.root,
-                                       progress_bar=False, log_output=False, kernel_name="python3")
+                                       progress_bar=False, log_output=False, kernel_name="python3",
+                                       extra_arguments=KERNEL_ARGUMENTS)
         except Exception as exc:  # papermill raises its own execution error; any failure ends this job
             message = getattr(exc, "evalue", None) or "".join(traceback.format_exception_only(type(exc), exc)).strip()
             step.update(status="failed", error=str(message)[:2000])
