@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from runbook_lib.parameters import load_app, load_org  # noqa: E402
-from runbook_lib.render import make_target, render_files, render_roots, write_files  # noqa: E402
+from runbook_lib.render import render_files, render_roots, write_files  # noqa: E402
+from runbook_lib.targets import make_target
 from runbook_lib.sandbox import server  # noqa: E402
 from runbook_lib.terraform.runner import Terraform  # noqa: E402
 

@@ -27,8 +27,15 @@ MODULE_REPOSITORY = {
     "deploy-project": EKS_CICD,
     "cicd-pipeline": EKS_CICD,
 }
-# The only AWS provider line the sandbox and the rendered roots are built for.
+# The AWS provider line the upstream modules declare (and the only one the sandbox
+# and the rendered roots are built for): module refs on another line are not offered.
 SUPPORTED_AWS_CONSTRAINT = "~> 5.0"
+# The exact AWS provider version every rendered root requires, inside that line: the
+# version the sandbox runs and the tests were run against. An exact constraint, not a
+# committed lock file, because a lock file needs checksums for every platform users
+# run on, which only the registry can give (tests/test_catalog.py checks the pin is
+# on the modules' line).
+AWS_PROVIDER_VERSION = "5.100.0"
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
-"""The ``runbook`` command: parse flags, load parameters, make one library call, map errors to exit codes.
+"""The ``runbook`` command: parse flags, load parameters, make one engine call, map results to exit codes.
 
-Exit codes: 0 success; 1 the work ran and found problems (validation or checks
-failed); 2 bad input (flags, parameters, files) or a failure to run; nothing was changed.
+Exit codes: 0 success; 1 the work ran and found problems (validation, checks or a
+batch step failed); 2 bad input (flags, parameters, files) or a stop before
+anything was changed; 3 stopped part-way after changes were made (the message
+lists them); 130 interrupted before anything was changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -15,9 +19,10 @@ from rich.text import Text
 
 from .errors import RunbookError
 from .parameters import load_app, load_org
-from .render import Target, make_target, render_files, write_files
+from .render import Target, render_files, write_files
+from .targets import make_target
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -71,37 +76,40 @@ def _confirm(summary) -> bool:
     return answer.strip().lower() == "yes"
 
 
-def _workflow_options(args):
+def _engine(args, org, app):
+    from .engine import Engine, Settings
     from .terraform.plan import table as plan_table
-    from .workflow import Options
 
-    interactive = sys.stdin.isatty() and not args.auto_approve
-    return Options(
-        target=args.target,
-        auto_approve=args.auto_approve,
-        allow_destroy=getattr(args, "allow_destroy", False),
-        confirm=_confirm if interactive else None,
-        sink=lambda line: console.print(Text(line)),
-        show_plan=lambda summary: console.print(plan_table(summary)),
-    )
+    auto_approve = getattr(args, "auto_approve", False)
+    settings = Settings(org, app, target=args.target, out=Path(args.out), auto_approve=auto_approve,
+                        allow_destroy=getattr(args, "allow_destroy", False))
+    return Engine(settings, sink=lambda line: console.print(Text(line)),
+                  show_plan=lambda summary: console.print(plan_table(summary)),
+                  confirm=_confirm if sys.stdin.isatty() and not auto_approve else None)
 
 
 def _print_results(results) -> None:
     from rich.table import Table
 
     out = Table(title="Result")
-    for column in ("Root", "Status", "Changes", "Seconds"):
+    for column in ("Root", "Outcome", "Changes", "Seconds"):
         out.add_column(column)
     for r in results:
-        out.add_row(r.root, r.status, r.plan.headline().split(": ", 1)[1] if r.plan else "", f"{r.seconds:.1f}")
+        out.add_row(r.root, r.outcome.value, r.headline.split(": ", 1)[-1], f"{r.seconds:.1f}")
     console.print(out)
 
 
-def cmd_apply(args) -> int:
-    from .workflow import apply_all
+def _run_roots(work) -> int:
+    from .engine import RunStopped
 
-    org, app = _load(args)
-    results = apply_all(org, app, Path(args.out), _workflow_options(args))
+    try:
+        results = work()
+    except RunStopped as stop:
+        _print_results(stop.results)
+        err_console.print(Text.assemble(("error: " if not stop.interrupted else "interrupted: ", "bold red"), str(stop)))
+        if stop.changed:
+            return EXIT_PARTIAL
+        return EXIT_INTERRUPTED if stop.interrupted else EXIT_ERROR
     _print_results(results)
     for r in results:
         for name, value in r.outputs.items():
@@ -109,20 +117,18 @@ def cmd_apply(args) -> int:
     return EXIT_OK
 
 
-def cmd_destroy(args) -> int:
-    from .workflow import destroy_all
+def cmd_apply(args) -> int:
+    engine = _engine(args, *_load(args))
+    return _run_roots(engine.apply_all)
 
-    org, app = _load(args)
-    _print_results(destroy_all(org, app, Path(args.out), _workflow_options(args), include_common=args.include_common))
-    return EXIT_OK
+
+def cmd_destroy(args) -> int:
+    engine = _engine(args, *_load(args))
+    return _run_roots(lambda: engine.destroy_all(include_common=args.include_common))
 
 
 def cmd_unlock(args) -> int:
-    from .workflow import Options, unlock
-
-    org, app = _load(args)
-    unlock(org, app, args.root, args.lock_id, Path(args.out),
-           Options(target=args.target, sink=lambda line: console.print(Text(line))))
+    _engine(args, *_load(args)).unlock(args.root, args.lock_id)
     return EXIT_OK
 
 
@@ -154,35 +160,39 @@ def cmd_sandbox(args) -> int:
 
 def cmd_check(args) -> int:
     from . import checks
+    from .engine import Engine, Settings
 
     org, app = _load(args)
-    clients = checks.clients_for(org, args.target)
-    if hasattr(clients, "caller_account"):
-        clients.caller_account()  # no credentials at all: one clear error instead of a table of failures
-    results = checks.run_checks(org, app, clients, args.phase)
-    console.print(checks.table(results, title=f"{args.phase} checks ({args.target})"))
-    console.print(f"Checks: {checks.summary(results)}")
+    engine = Engine(Settings(org, app, target=args.target))
+    if hasattr(engine.clients, "caller_account"):
+        engine.clients.caller_account()  # no credentials at all: one clear error instead of a table of failures
+    report = engine.check(args.phase, title=f"{args.phase} checks ({args.target})")
+    console.print(checks.table(list(report.results), title=report.title))
+    console.print(f"Checks: {checks.summary(list(report.results))}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(checks.to_json(results))
+        Path(args.json).write_text(checks.to_json(list(report.results)))
         console.print(f"JSON written to {args.json}")
-    return EXIT_FINDINGS if checks.failed(results) else EXIT_OK
+    return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
 def cmd_run(args) -> int:
     from .batch import run_batch
 
-    if args.jobs < 1:
-        raise RunbookError(f"--jobs {args.jobs} must be 1 or more")
-    run_dir, results = run_batch(args.org, args.apps, stage=args.stage, target=args.target, jobs=args.jobs,
-                                 out=args.out, auto_approve=args.auto_approve, progress=lambda line: console.print(Text(line)))
-    failed = [r.label for r in results if not r.ok]
+    run_dir, results, interrupted = run_batch(args.org, args.apps, stage=args.stage, target=args.target,
+                                              jobs=args.jobs, out=args.out, auto_approve=args.auto_approve,
+                                              progress=lambda line: console.print(Text(line)))
     console.print(f"Run folder: {run_dir}")
     console.print(f"Report: {run_dir / 'report.html'}")
-    if failed:
-        console.print(f"[bold red]failed: {', '.join(failed)}[/]")
-        return EXIT_FINDINGS
-    return EXIT_OK
+    for r in results:
+        for problem in r.problems():
+            console.print(Text.assemble((f"NOT healthy: {r.label}: ", "bold red"), problem))
+    if interrupted:
+        changed = [r.label for r in results if r.changed]
+        err_console.print("interrupted: " + (f"changes were made for {', '.join(changed)} (see the report)"
+                                             if changed else "nothing was changed in AWS"))
+        return EXIT_PARTIAL if changed else EXIT_INTERRUPTED
+    return EXIT_OK if all(r.healthy for r in results) else EXIT_FINDINGS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,9 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_as_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a run the way Ctrl-C does: Terraform gets SIGINT and releases its lock
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return args.func(args)
     except RunbookError as exc:
@@ -257,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 import time
 
 from .cli import console, main as cli_main
-from .notebook import project_root
+from .project import project_root
 
 
 def run() -> int:

@@ -66,3 +66,7 @@ class TerraformError(RunbookError):
 
 class SandboxError(RunbookError):
     """The embedded AWS sandbox could not start, answer or stop."""
+
+
+class RecordError(RunbookError):
+    """A job's record file is missing, unreadable or of another schema version."""

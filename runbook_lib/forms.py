@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from .errors import ParameterError
+from .errors import ParameterError, RunbookError
 from .parameters import App, load_org, read_yaml, validate_app_data
 
 # App fields that are plain strings, edited as text boxes (stages stay in the YAML file).
@@ -19,6 +19,34 @@ TEXT_FIELDS = ("name", "source_repository", "manifests_repository", "ecr_reposit
 def _issues_html(error: ParameterError) -> str:
     items = "".join(f"<li><code>{html.escape(str(issue))}</code></li>" for issue in error.issues)
     return f'<div style="color:#cf222e"><b>{len(error.issues)} problem(s):</b><ul>{items}</ul></div>'
+
+
+def apply_form(session, org_file: str | None, app_file: str | None, target: str, stage: str | None,
+               fields: dict[str, str], tool: str) -> str:
+    """Validate the form's values and, when valid, give the session new settings; return the status HTML.
+
+    Nothing is changed on any problem. A new target resets approval to "ask": a plan on
+    live never applies because the notebook started in the sandbox.
+    """
+    root = session.root
+    try:
+        if not org_file or not app_file:
+            raise RunbookError("choose an organization file and an application file")
+        org = load_org(root / org_file, label=org_file)
+        data = read_yaml(root / app_file, app_file)
+        data.update({name: value for name, value in fields.items() if value != ""})
+        data["manifests_tool"] = tool
+        app = validate_app_data(data, org, f"{app_file} (as edited)", org_file)
+        settings = session.settings.changed(org=org, app=app, target=target, stage=stage)
+    except ParameterError as error:
+        return _issues_html(error)
+    except RunbookError as error:
+        return f'<div style="color:#cf222e"><b>Not applied:</b> <code>{html.escape(str(error))}</code></div>'
+    session.settings, session.org_file, session.app_file = settings, org_file, app_file
+    session.engine().save()
+    return (f'<span style="color:#1a7f37">Valid: {html.escape(app.name)}, {len(app.stages)} stage(s), '
+            f'target {html.escape(settings.target)}, approval {html.escape(settings.approval)}. '
+            'The next cells use these values.</span>')
 
 
 def parameter_form(session):
@@ -54,19 +82,8 @@ def parameter_form(session):
                                                   if isinstance(s, dict)]
 
     def validate(_=None):
-        try:
-            org = load_org(root / org_file.value, label=org_file.value)
-            data = read_yaml(root / app_file.value, app_file.value)
-            data.update({name: box.value for name, box in fields.items() if box.value != ""})
-            data["manifests_tool"] = tool.value
-            app = validate_app_data(data, org, f"{app_file.value} (as edited)", org_file.value)
-        except ParameterError as error:
-            status.value = _issues_html(error)
-            return
-        session.org, session.app, session.org_file, session.app_file = org, app, org_file.value, app_file.value
-        session.target_name, session.stage = target.value, stage.value
-        status.value = (f'<span style="color:#1a7f37">Valid: {html.escape(app.name)}, '
-                        f'{len(app.stages)} stage(s). The next cells use these values.</span>')
+        status.value = apply_form(session, org_file.value, app_file.value, target.value, stage.value,
+                                  {name: box.value for name, box in fields.items()}, tool.value)
 
     app_file.observe(load_fields, names="value")
     check.on_click(validate)

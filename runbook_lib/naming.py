@@ -174,3 +174,19 @@ TAG_VALUE = _pattern(
 )
 
 SEMVER = _pattern(r"[0-9]+\.[0-9]+\.[0-9]+", "is not a version in the form X.Y.Z")
+
+
+PROJECT_SUFFIXES = ("image", "manifests", "deploy")
+
+
+def default_manifest_path(stage: str, cluster: str) -> str:
+    return f"{stage}/{cluster}.yaml"
+
+
+def codebuild_name(namespace: list[str], name: str) -> str:
+    """The name codebuild-project, deploy-project and cicd-pipeline give: namespace + name, de-duplicated."""
+    parts: list[str] = []
+    for part in [*namespace, name]:
+        if part not in parts:
+            parts.append(part)
+    return "-".join(parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import naming
+from .naming import PROJECT_SUFFIXES, codebuild_name, default_manifest_path
 from .parameters.models import App, ManifestsTool, Org
 
 # The connection provider is GitHub: the codebuild-credential module's lookup
@@ -23,20 +24,6 @@ DEFAULT_MANIFEST_SOURCE = {
 
 
 # CodeBuild projects per application: <app>-image, <app>-manifests, <app>-deploy.
-PROJECT_SUFFIXES = ("image", "manifests", "deploy")
-
-
-def default_manifest_path(stage: str, cluster: str) -> str:
-    return f"{stage}/{cluster}.yaml"
-
-
-def codebuild_name(namespace: list[str], name: str) -> str:
-    """The name codebuild-project, deploy-project and cicd-pipeline give: namespace + name, de-duplicated."""
-    parts: list[str] = []
-    for part in [*namespace, name]:
-        if part not in parts:
-            parts.append(part)
-    return "-".join(parts)
 
 
 def connection_parameter(connection_name: str) -> str:

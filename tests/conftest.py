@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -33,3 +34,77 @@ def apps(org):
 
 def needs_terraform():
     return pytest.mark.skipif(shutil.which("terraform") is None, reason="the Terraform CLI is not on PATH")
+
+
+@pytest.fixture(scope="session")
+def suite_sandbox(tmp_path_factory):
+    """The one sandbox the notebook suite runs in, and everything that builds on what it applied.
+
+    ``make test`` gives pytest the notebooks first: nbval runs 00-04 for web from a fresh
+    sandbox in $RUNBOOK_SANDBOX_DIR. The batch run, the papermill CLI pass, the kernel
+    tests and the lifecycle then go on in that same sandbox, so each root is created
+    once and later passes find it applied. Run alone, a fresh sandbox starts here.
+    """
+    from runbook_lib.sandbox import server
+
+    directory = Path(os.environ.get(server.SANDBOX_DIR_ENV) or tmp_path_factory.mktemp("suite-sandbox"))
+    os.environ[server.SANDBOX_DIR_ENV] = str(directory)
+    started_here = server.status(directory) is None
+    running = server.start(directory=directory)
+    yield running
+    if started_here:
+        server.stop(directory)
+
+
+@pytest.fixture(scope="session")
+def suite_aws(suite_sandbox, org):
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    return SandboxSessions(suite_sandbox.url, org.region, org.terraform_role_name)
+
+
+OPS_ACCOUNT = "111111111111"
+
+
+class _Watched(io.StringIO):
+    """The CLI's console output, watched: when ``trigger`` is printed, ``action`` runs once (in the printing thread)."""
+
+    def __init__(self, trigger: str, action):
+        super().__init__()
+        self.trigger, self.action, self.fired = trigger, action, False
+
+    def write(self, text: str) -> int:
+        if not self.fired and self.trigger in text:
+            self.fired = True
+            self.action()
+        return super().write(text)
+
+
+@pytest.fixture(scope="session")
+def batch_run(suite_sandbox, suite_aws, tmp_path_factory):
+    """``runbook run --jobs 2`` over both examples, in the suite's sandbox.
+
+    Between worker's 03 and 04 notebooks its base-image repository is deleted with boto3,
+    as a colleague might: 04's postflight must FAIL, and the run must say so everywhere.
+    """
+    from rich.console import Console
+
+    from runbook_lib import cli
+
+    out = tmp_path_factory.mktemp("batch") / "runs"
+    deleted = []
+
+    def break_worker():
+        suite_aws.client("ecr", OPS_ACCOUNT).delete_repository(repositoryName="acme/worker-base")
+        deleted.append("acme/worker-base")
+
+    watched = _Watched("[worker] 03-continuous-deployment: ok", break_worker)
+    saved = cli.console
+    cli.console = Console(file=watched, width=200, highlight=False, soft_wrap=True)
+    try:
+        code = cli.main(["run", "--org", "parameters/org.yaml", "--apps", "parameters/apps", "--jobs", "2",
+                         "--out", str(out)])
+    finally:
+        cli.console = saved
+    [run_dir] = list(out.iterdir())
+    return code, watched.getvalue().splitlines(), run_dir, deleted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,31 @@ import pytest
 from runbook_lib import catalog
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "module-catalog.json"
+SANDBOX_MODULES = Path(catalog.__file__).parent / "sandbox" / "modules"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    if not re.fullmatch(r"\d+(\.\d+)*", text):
+        raise ValueError(f"not a plain version: {text!r}")
+    return tuple(int(part) for part in text.split("."))
+
+
+def _allows(constraint: str, version: str) -> bool:
+    """Terraform's version-constraint test for the operators the modules use (comma = and)."""
+    have = _version(version)
+    for part in constraint.split(","):
+        op, want_text = re.fullmatch(r"\s*(~>|>=|<=|!=|>|<|=)?\s*(\S+)\s*", part).groups()
+        want = _version(want_text)
+        size = max(len(have), len(want))
+        a, b = have + (0,) * (size - len(have)), want + (0,) * (size - len(want))
+        if op == "~>":  # the rightmost given part may grow: ~> 5.0 is >= 5.0, < 6.0
+            upper = want[:-2] + (want[-2] + 1,) if len(want) > 1 else (want[0] + 1,)
+            ok = a >= b and have[:len(upper)] < upper
+        else:
+            ok = {None: a == b, "=": a == b, "!=": a != b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
+        if not ok:
+            return False
+    return True
 
 
 def test_pinned_commits():
@@ -30,6 +56,34 @@ def test_facts_the_renderer_relies_on():
     assert catalog.interface(catalog.EKS_CICD, "v0.3.0", "deploy-project").outputs == ()
     assert catalog.interface(catalog.EKS_CICD, "v0.3.0", "deploy-role").required_inputs == {"cluster_name", "deployment_account_ids"}
     assert set(catalog.interface(catalog.CODESTAR_SETUP, "main", "codestar-connection").outputs) == {"arn", "parameter"}
+
+
+def test_the_constraint_check_itself():
+    assert _allows("~> 5.0", "5.0.0") and _allows("~> 5.0", "5.100.0") and _allows("~> 5.0", "5.999")
+    assert not _allows("~> 5.0", "6.0.0") and not _allows("~> 5.0", "4.67.0") and not _allows("~> 3.0", "5.100.0")
+    assert _allows("~> 5.100.0", "5.100.9") and not _allows("~> 5.100.0", "5.101.0")
+    assert _allows("~> 5", "5.100.0") and not _allows("~> 5", "6.0.0")
+    assert _allows(">= 1.6.2, < 2.0", "1.11.4") and not _allows("5.100.0", "5.100.1")
+
+
+def test_the_exact_aws_pin_is_on_the_upstream_modules_line():
+    assert _version(catalog.AWS_PROVIDER_VERSION) and len(_version(catalog.AWS_PROVIDER_VERSION)) == 3
+    assert _allows(catalog.SUPPORTED_AWS_CONSTRAINT, catalog.AWS_PROVIDER_VERSION)
+    # every module the runbook calls, at every offered ref, from the catalog itself
+    checked = 0
+    for repository in (catalog.CODESTAR_SETUP, catalog.EKS_CICD):
+        for ref in catalog.supported_refs(repository):
+            for module, repo in catalog.MODULE_REPOSITORY.items():
+                if repo == repository:
+                    constraint = catalog.interface(repository, ref, module).aws_constraint
+                    assert _allows(constraint, catalog.AWS_PROVIDER_VERSION), (repository, ref, module, constraint)
+                    checked += 1
+    assert checked == len(catalog.MODULE_REPOSITORY)
+    # and the sandbox's stand-in modules, read from their versions.tf
+    constraints = [re.search(r'\baws\s*=\s*\{[^}]*?\bversion\s*=\s*"([^"]+)"', f.read_text()).group(1)
+                   for f in sorted(SANDBOX_MODULES.glob("*/versions.tf"))]
+    assert len(constraints) == len(list(SANDBOX_MODULES.iterdir())) and "~> 5.0" in constraints, constraints
+    assert all(_allows(c, catalog.AWS_PROVIDER_VERSION) for c in constraints), constraints
 
 
 @pytest.mark.skipif(not SHARED.is_file(), reason="the shared design catalog is not beside this checkout")

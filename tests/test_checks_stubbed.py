@@ -192,12 +192,12 @@ def test_opened_in_jupyter_a_pending_connection_gets_a_recheck_button(org, apps,
     from runbook_lib import notebook as rb
 
     session = rb.start("parameters/org.yaml", target="live", out_dir="build/recheck-test", interactive=True)
-    monkeypatch.setattr(rb, "_clients", lambda _session: stubbed)
+    monkeypatch.setattr("runbook_lib.checks.clients_for", lambda _org, _target: stubbed)
     _stub_connection_parameter(stubbed)
     _stub_connection(stubbed, "PENDING")
     box = rb.wait_for_connection(session)   # returns at once: nothing waits for the handshake
     assert "connection acme-github is PENDING" in capsys.readouterr().out
-    assert session.record["connection"] == "PENDING"
+    assert session.record.connection == "PENDING"
     button = box.children[0]
     assert button.description == "Re-check connection" and not button.disabled
     _stub_connection(stubbed, "PENDING")
@@ -206,7 +206,7 @@ def test_opened_in_jupyter_a_pending_connection_gets_a_recheck_button(org, apps,
     _stub_connection(stubbed, "AVAILABLE")
     button.click()
     assert "connection acme-github is AVAILABLE" in capsys.readouterr().out
-    assert button.disabled and session.record["connection"] == "AVAILABLE"
+    assert button.disabled and session.record.connection == "AVAILABLE"
     stubbed.assert_done()
 
 
@@ -215,11 +215,11 @@ def test_opened_in_jupyter_on_the_sandbox_there_is_no_button(org, apps, stubbed,
 
     session = rb.start("parameters/org.yaml", target="live", out_dir="build/recheck-test", interactive=True)
     monkeypatch.setattr(stubbed, "emulates", lambda feature: feature != "codestar-connections")
-    monkeypatch.setattr(rb, "_clients", lambda _session: stubbed)
+    monkeypatch.setattr("runbook_lib.checks.clients_for", lambda _org, _target: stubbed)
     _stub_connection_parameter(stubbed)
     assert rb.wait_for_connection(session) is None
     assert "NOT_EMULATED: the sandbox has no CodeStar Connections" in capsys.readouterr().out
-    assert session.record["connection"] == "NOT_EMULATED"
+    assert session.record.connection == "NOT_EMULATED"
     stubbed.assert_done()
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from runbook_lib import catalog
 from runbook_lib.errors import RenderError
-from runbook_lib.render import make_target, render_files, render_roots, write_files
+from runbook_lib.render import render_files, render_roots, write_files
+from runbook_lib.targets import make_target
 from runbook_lib.render.files import is_hand_edited
 
 from .conftest import needs_terraform
@@ -91,6 +92,21 @@ def test_two_apps_on_one_cluster_share_its_deploy_role(org, apps):
     worker = render_files(org, apps["worker"], make_target("live"))["infra/cd/worker/main.tf"]
     role = '"arn:aws:iam::222222222222:role/acme-staging-deploy"'
     assert role in web and role in worker
+
+
+def test_every_root_requires_the_exact_aws_provider_version(org, app):
+    files = render_files(org, app, make_target("live"))
+    versions = {rel: text for rel, text in files.items() if rel.startswith("infra/") and rel.endswith("/versions.tf")}
+    assert len(versions) == 3
+    for rel, text in versions.items():
+        block = re.search(r"required_providers \{\n(.*?)\n  \}", text, re.DOTALL).group(1)
+        assert block == (
+            "    aws = {\n"
+            '      source  = "hashicorp/aws"\n'
+            f'      version = "{catalog.AWS_PROVIDER_VERSION}"\n'
+            "    }"
+        ), rel
+        assert catalog.AWS_PROVIDER_VERSION == "5.100.0" and "~>" not in text, rel
 
 
 def test_backend_keys_are_one_per_root(org, app):

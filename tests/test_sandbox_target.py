@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from runbook_lib.errors import SandboxError, TerraformError
-from runbook_lib.render import make_target, render_files, write_files
+from runbook_lib.render import render_files, write_files
+from runbook_lib.targets import make_target
 from runbook_lib.render.files import split_header
 from runbook_lib.sandbox import server
 from runbook_lib.sandbox.clients import SandboxSessions

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from runbook_lib.errors import TerraformError
-from runbook_lib.terraform.binary import GO_GC_PERCENT, cli_config_text, find_terraform, terraform_env
+from runbook_lib.errors import RunbookError, TerraformError
+from runbook_lib.terraform.binary import (
+    GO_GC_PERCENT,
+    MIRROR_ENV,
+    PLUGIN_CACHE_ENV,
+    PLUGIN_CACHE_LOCK,
+    TF_PLUGIN_CACHE_VAR,
+    cli_config_text,
+    find_terraform,
+    plugin_cache_in_use,
+    plugin_cache_lock,
+    terraform_env,
+)
 from runbook_lib.terraform.errors import explain
 from runbook_lib.terraform.gate import ApprovalError, ApprovedPlan, approve
 from runbook_lib.terraform.plan import SENSITIVE, summarize
@@ -19,6 +35,7 @@ from runbook_lib.terraform.runner import Terraform, parse_version
 from .conftest import needs_terraform
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _summary(name: str, tmp_path: Path):
@@ -131,6 +148,156 @@ def test_go_gc_is_relaxed_for_terraform_unless_the_user_chose_a_value(tmp_path, 
     assert terraform_env(tmp_path, plugin_cache=False)["GOGC"] == GO_GC_PERCENT == "400"
     monkeypatch.setenv("GOGC", "150")
     assert terraform_env(tmp_path, plugin_cache=False)["GOGC"] == "150"
+
+
+def test_with_a_mirror_there_is_no_plugin_cache_at_all(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(MIRROR_ENV, "/opt/tf-plugins")
+    monkeypatch.setenv(PLUGIN_CACHE_ENV, str(cache))
+    monkeypatch.setenv(TF_PLUGIN_CACHE_VAR, str(tmp_path / "inherited"))  # one the user had set
+    env = terraform_env(tmp_path / "config")
+    text = Path(env["TF_CLI_CONFIG_FILE"]).read_text()
+    assert "plugin_cache_dir" not in text and 'path    = "/opt/tf-plugins"' in text
+    assert TF_PLUGIN_CACHE_VAR not in env and plugin_cache_in_use(env) is None
+    assert not cache.exists() and not (tmp_path / "inherited").exists()
+
+
+def test_without_a_mirror_the_cache_is_in_the_config_and_the_environment(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    monkeypatch.setenv(PLUGIN_CACHE_ENV, str(cache))
+    env = terraform_env(tmp_path / "config")
+    assert Path(env["TF_CLI_CONFIG_FILE"]).read_text() == f'plugin_cache_dir = "{cache}"\n'
+    assert env[TF_PLUGIN_CACHE_VAR] == str(cache) and plugin_cache_in_use(env) == cache and cache.is_dir()
+    assert plugin_cache_in_use(terraform_env(tmp_path / "config2", plugin_cache=False)) is None
+
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from runbook_lib.terraform.binary import plugin_cache_lock
+cache, log, name, start_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+time.sleep(max(0.0, start_at - time.time()))  # all start together
+with plugin_cache_lock(cache):
+    with open(log, "a") as f:
+        f.write(f"{name} in {time.time()}\\n")
+    time.sleep(0.5)
+    with open(log, "a") as f:
+        f.write(f"{name} out {time.time()}\\n")
+"""
+
+
+def test_the_plugin_cache_lock_makes_separate_processes_take_turns(tmp_path):
+    cache, log = tmp_path / "cache", tmp_path / "log"
+    cache.mkdir()
+    start_at = time.time() + 1.5  # well after the three have started and imported
+    procs = [subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(cache), str(log), f"p{i}", str(start_at)],
+                              cwd=ROOT) for i in range(3)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    events = [line.split() for line in log.read_text().splitlines()]
+    assert len(events) == 6
+    # each holder's "in" is followed by its own "out", and the next "in" comes after that "out"
+    for (name_in, what_in, t_in), (name_out, what_out, t_out) in zip(events[0::2], events[1::2]):
+        assert (what_in, what_out) == ("in", "out") and name_in == name_out
+        assert float(t_out) - float(t_in) >= 0.5
+    assert all(float(events[i][2]) <= float(events[i + 1][2]) for i in range(5))
+    assert (cache / PLUGIN_CACHE_LOCK).is_file()
+
+
+def _lock_probe_terraform(tmp_path: Path) -> Path:
+    """A stand-in terraform that reports whether the plugin cache lock is held while it runs."""
+    script = tmp_path / "terraform"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import fcntl, os\n"
+        f"open({str(tmp_path / 'ran')!r}, 'w').close()\n"
+        f"cache = os.environ.get({TF_PLUGIN_CACHE_VAR!r})\n"
+        "if not cache:\n"
+        "    print('no plugin cache')\n"
+        "    raise SystemExit(0)\n"
+        f"with open(os.path.join(cache, {PLUGIN_CACHE_LOCK!r}), 'a') as f:\n"
+        "    try:\n"
+        "        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "        print('cache NOT locked')\n"
+        "    except BlockingIOError:\n"
+        "        print('cache locked')\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def test_init_waits_for_the_cache_lock_and_holds_it_while_terraform_runs(tmp_path, monkeypatch):
+    cache, root = tmp_path / "cache", tmp_path / "root"
+    root.mkdir()
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    monkeypatch.setenv(PLUGIN_CACHE_ENV, str(cache))
+    monkeypatch.setenv("RUNBOOK_TERRAFORM", str(_lock_probe_terraform(tmp_path)))
+    messages: list[str] = []
+    tf = Terraform(root, sink=messages.append)
+    results = []
+    with open(cache / PLUGIN_CACHE_LOCK, "a") as other:  # another job's init holds the cache
+        fcntl.flock(other, fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: results.append(tf.init()))
+        worker.start()
+        time.sleep(1.0)
+        assert not (tmp_path / "ran").exists() and worker.is_alive()  # terraform has not started
+        fcntl.flock(other, fcntl.LOCK_UN)
+    worker.join(timeout=30)
+    assert results and results[0].stdout.strip() == "cache locked"
+    assert any("waiting for another terraform init" in m and PLUGIN_CACHE_LOCK in m for m in messages)
+
+
+def test_init_with_a_mirror_takes_no_lock(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(MIRROR_ENV, "/opt/tf-plugins")
+    monkeypatch.setenv(PLUGIN_CACHE_ENV, str(cache))
+    monkeypatch.setenv("RUNBOOK_TERRAFORM", str(_lock_probe_terraform(tmp_path)))
+    assert Terraform(tmp_path, sink=lambda _: None).init().stdout.strip() == "no plugin cache"
+    assert not cache.exists()
+
+
+def _unusable_cache(kind: str, tmp_path: Path) -> Path:
+    if kind == "a file":
+        (tmp_path / "cache").write_text("not a directory")
+        return tmp_path / "cache"
+    if kind == "under a file":
+        (tmp_path / "file").write_text("not a directory")
+        return tmp_path / "file" / "cache"
+    if kind == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root can write to any directory")
+        (tmp_path / "ro").mkdir(mode=0o555)
+        return tmp_path / "ro"
+    if kind == "in /proc":  # refused even to root
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("no /proc here")
+        return Path("/proc/runbook-plugin-cache")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file", "read-only", "in /proc"])
+def test_an_unusable_plugin_cache_is_a_clear_error(tmp_path, monkeypatch, kind):
+    path = _unusable_cache(kind, tmp_path)
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    monkeypatch.setenv(PLUGIN_CACHE_ENV, str(path))
+    monkeypatch.setenv("RUNBOOK_TERRAFORM", str(_fake_terraform(tmp_path, "1.11.4")))
+    try:
+        with pytest.raises(RunbookError) as exc:  # when the environment is built, or at the latest at init
+            Terraform(tmp_path, sink=lambda _: None).init()
+    finally:
+        if kind == "read-only":
+            os.chmod(path, 0o755)
+    assert isinstance(exc.value, TerraformError)
+    assert f"plugin cache {path} cannot be used" in str(exc.value) and PLUGIN_CACHE_ENV in str(exc.value)
+
+
+def test_the_cache_lock_names_the_path_when_it_cannot_open_its_file(tmp_path):
+    (tmp_path / PLUGIN_CACHE_LOCK).mkdir()  # something else sits where the lock file goes
+    with pytest.raises(TerraformError, match=f"plugin cache {tmp_path} cannot be used: cannot open"), \
+            plugin_cache_lock(tmp_path):
+        pass
+    with pytest.raises(TerraformError, match="cannot be used"), plugin_cache_lock(tmp_path / "gone"):
+        pass
 
 
 def test_apply_takes_only_an_approved_plan_for_this_root(tmp_path):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.render import make_target, render_files, write_files
+from runbook_lib.render import render_files, write_files
+from runbook_lib.targets import make_target
 from runbook_lib.validate import Status, passed, validate_tree
 
 from .conftest import needs_terraform

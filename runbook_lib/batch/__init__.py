@@ -1,5 +1,6 @@
 """Batch runs: the notebooks for every application, headless, in parallel, with one report."""
 
+from .jobs import JobResult
 from .runner import BatchError, plan_batch, run_batch
 
-__all__ = ["BatchError", "plan_batch", "run_batch"]
+__all__ = ["BatchError", "JobResult", "plan_batch", "run_batch"]

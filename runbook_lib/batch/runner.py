@@ -1,34 +1,43 @@
 """``runbook run``: the notebooks, through papermill, for the common resources once and then each application.
 
 Everything is checked before anything runs or is written: the parameters, apps
-listed twice, the stage, the output folder. The run folder
-(``runs/<timestamp>/`` by default) is built under a ``.partial`` name and
-renamed when the run ends, so a folder without that suffix is always complete.
+listed twice, the stage, the output folder, and each notebook's ``parameters``
+cell (the parameters a notebook gets are the ones it declares there, read with
+papermill). The run folder (``runs/<timestamp>/`` by default) is built under a
+``.partial`` name and renamed when the run ends, so a folder without that suffix
+is always complete; an interrupted run stays ``.partial`` with a summary that
+says so.
+
+Each notebook writes its job's record through the engine; the runner reads the
+records back as :class:`~runbook_lib.results.Record`, and ``summary.json``, the
+report and the exit code all judge health with the same rule.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import multiprocessing
 import os
 import tempfile
-import threading
 import time
 import traceback
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from ..engine import stop_requested
 from ..errors import ParameterError, ParameterIssue, RunbookError
-from ..notebook import project_root
 from ..parameters import load_apps, load_org
+from ..project import project_root
+from ..results import Record
 from .executors import Executor, LocalProcessExecutor
+from .jobs import Job, JobResult, NotebookStep
+from .processes import Interrupts, ignore_sigint, lines_from_workers
 
 COMMON_NOTEBOOKS = ("00-prerequisites-and-preflight", "01-common-resources")
 APP_NOTEBOOKS = ("02-continuous-integration", "03-continuous-deployment", "04-verify-and-operate")
+# What the runner must be able to pass: without these a notebook cannot take part in a batch.
+REQUIRED_PARAMETERS = {"org_file", "target", "out_dir", "record_file"}
 # The kernel's own log, errors only: otherwise every kernel prints ipykernel's warning
 # about its local TCP transport into the progress lines.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
@@ -39,23 +48,11 @@ class BatchError(RunbookError):
 
 
 @dataclass(frozen=True)
-class Job:
-    label: str                 # "common" or the app name
-    notebooks: tuple[str, ...]
-    parameters: dict
-    folder: str                # where the executed notebooks and the record go
-    root: str                  # project root (for papermill's cwd)
-
-
-@dataclass
-class JobResult:
-    label: str
-    steps: list[dict] = field(default_factory=list)   # {notebook, status, seconds, error, path}
-    record: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(s["status"] == "ok" for s in self.steps)
+class BatchPlan:
+    common: Job
+    apps: list[Job]
+    run_dir: Path
+    models: dict        # job label -> (org, app or None), for the report's pictures
 
 
 def _resolve_apps(root: Path, apps: list[str]) -> list[Path]:
@@ -67,9 +64,40 @@ def _resolve_apps(root: Path, apps: list[str]) -> list[Path]:
     return paths
 
 
+def declared_parameters(notebook: Path, needed: set[str]) -> set[str]:
+    """The names the notebook's ``parameters`` cell declares (read by papermill); refuse one that lacks ``needed``."""
+    import papermill
+
+    if not notebook.is_file():
+        raise BatchError(f"{notebook}: the notebook does not exist")
+    try:
+        declared = set(papermill.inspect_notebook(str(notebook)))
+    except Exception as exc:  # papermill reports unreadable notebooks with several error types
+        raise BatchError(f"{notebook}: cannot be read as a notebook ({type(exc).__name__}: {exc})") from exc
+    if not declared:
+        raise BatchError(f"{notebook}: has no cell tagged 'parameters', so a batch run cannot give it "
+                         f"{', '.join(sorted(needed))}; tag the cell that sets them 'parameters'.")
+    missing = needed - declared
+    if missing:
+        raise BatchError(f"{notebook}: its 'parameters' cell does not declare {', '.join(sorted(missing))}, "
+                         "which a batch run must pass.")
+    return declared
+
+
+def _job(root: Path, label: str, names: tuple[str, ...], values: dict, partial: Path) -> Job:
+    folder = partial / label
+    values = {**values, "out_dir": str(partial / "work" / label), "record_file": str(folder / "record.json")}
+    needed = REQUIRED_PARAMETERS | ({"app_file"} if "app_file" in values else set())
+    notebooks = []
+    for name in names:
+        declared = declared_parameters(root / "notebooks" / f"{name}.ipynb", needed)
+        notebooks.append((name, {k: v for k, v in values.items() if k in declared and v is not None}))
+    return Job(label, tuple(notebooks), str(folder), values["record_file"], str(root))
+
+
 def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, out: str | None,
-               auto_approve: bool = False) -> tuple[list[Job], Job, Path]:
-    """Check every input and build the jobs; raise with every problem, create nothing."""
+               auto_approve: bool = False) -> BatchPlan:
+    """Check every input and build the jobs; raise with every problem, create nothing but the base folder."""
     root = project_root()
     org_path = root / org_file
     org = load_org(org_path, label=org_file)
@@ -92,23 +120,19 @@ def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, o
             raise BatchError(f"--stage {stage!r} is not a stage of every application:\n  " + "\n  ".join(missing))
     base = Path(out) if out else root / "runs"
     base = base if base.is_absolute() else root / base
-    _require_writable(base)
     run_dir = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    common = {"org_file": str(org_path), "target": target, "interactive": False}
-    if auto_approve:
-        common["auto_approve"] = True
     partial = Path(str(run_dir) + ".partial")
-    common_job = Job("common", COMMON_NOTEBOOKS, {**common, "out_dir": str(partial / "work" / "common"),
-                                                  "record_file": str(partial / "common" / "record.json")},
-                     str(partial / "common"), str(root))
-    app_jobs = [
-        Job(app.name, APP_NOTEBOOKS,
-            {**common, "app_file": str(path), "stage": stage, "out_dir": str(partial / "work" / app.name),
-             "record_file": str(partial / app.name / "record.json")},
-            str(partial / app.name), str(root))
-        for path, app in zip(paths, loaded)
-    ]
-    return app_jobs, common_job, run_dir
+    # auto_approve goes only where the caller gave it for this run: never a default to inherit
+    common = {"org_file": str(org_path), "target": target, "interactive": False,
+              "auto_approve": True if auto_approve else None}
+    common_job = _job(root, "common", COMMON_NOTEBOOKS, common, partial)
+    app_jobs = [_job(root, app.name, APP_NOTEBOOKS, {**common, "app_file": str(path), "stage": stage}, partial)
+                for path, app in zip(paths, loaded)]
+    _require_writable(base)
+    if run_dir.exists() or partial.exists():
+        raise BatchError(f"{run_dir} already exists (a run started in this same second?); wait a second and run again.")
+    models = {"common": (org, None), **{app.name: (org, app) for app in loaded}}
+    return BatchPlan(common_job, app_jobs, run_dir, models)
 
 
 def _require_writable(base: Path) -> None:
@@ -127,9 +151,10 @@ def _require_writable(base: Path) -> None:
 
 
 def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobResult:
-    """Run one job's notebooks in order with papermill; stop at the first failure. Runs in a worker.
+    """Run one job's notebooks in order with papermill; stop at the first failure or when the run is stopping.
 
-    ``report`` gets a line when the job starts, after each notebook and when the job ends.
+    Runs in a worker (or in the parent for the common job). ``report`` gets a line when
+    the job starts, after each notebook and when the job ends.
     """
     import papermill
 
@@ -138,89 +163,89 @@ def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobRes
     folder = Path(job.folder)
     folder.mkdir(parents=True, exist_ok=True)
     job_started = time.monotonic()
-    report(f"[{job.label}] started: {', '.join(job.notebooks)}")
-    for name in job.notebooks:
+    report(f"[{job.label}] started: {', '.join(name for name, _ in job.notebooks)}")
+    for name, params in job.notebooks:
+        if stop_requested():
+            result.interrupted = True
+            break
         source = Path(job.root) / "notebooks" / f"{name}.ipynb"
         executed = folder / f"{name}.ipynb"
-        params = {k: v for k, v in job.parameters.items() if v is not None}
-        if name in COMMON_NOTEBOOKS:
-            params.pop("app_file", None)
-            params.pop("stage", None)
-        if name == "00-prerequisites-and-preflight":
-            params.pop("auto_approve", None)
         started = time.monotonic()
-        step = {"notebook": name, "status": "ok", "path": str(executed)}
+        step = NotebookStep(name, "ok", 0.0, str(executed))
         try:
             papermill.execute_notebook(str(source), str(executed), parameters=params, cwd=job.root,
                                        progress_bar=False, log_output=False, kernel_name="python3",
                                        extra_arguments=KERNEL_ARGUMENTS)
         except Exception as exc:  # papermill raises its own execution error; any failure ends this job
             message = getattr(exc, "evalue", None) or "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            step.update(status="failed", error=str(message)[:2000])
-        step["seconds"] = round(time.monotonic() - started, 1)
+            step.status = "interrupted" if stop_requested() else "failed"
+            step.error = str(message)[:2000]
+        step.seconds = round(time.monotonic() - started, 1)
         result.steps.append(step)
-        line = f"[{job.label}] {name}: {step['status']} ({step['seconds']} s)"
-        if step["status"] != "ok":
-            line += f" - {step['error'].splitlines()[0] if step['error'] else ''}"
+        line = f"[{job.label}] {name}: {step.status} ({step.seconds} s)"
+        if step.status != "ok":
+            line += f" - {step.error.splitlines()[0] if step.error else ''}"
         report(line)
-        if step["status"] != "ok":
+        if step.status != "ok":
+            result.interrupted = step.status == "interrupted"
             break
-    record = Path(job.parameters["record_file"])
-    if record.is_file():
-        result.record = json.loads(record.read_text())
-    report(f"[{job.label}] {'done' if result.ok else 'FAILED'} in {time.monotonic() - job_started:.0f} s")
-    return result
-
-
-@contextmanager
-def _lines_from_workers(progress: Callable[[str], None]):
-    """A ``report`` callable that worker processes can use; their lines reach ``progress`` here, in order."""
-    with multiprocessing.Manager() as manager:
-        queue = manager.Queue()
-
-        def drain() -> None:
-            while (line := queue.get()) is not None:
-                progress(line)
-        thread = threading.Thread(target=drain, daemon=True)
-        thread.start()
+    if Path(job.record_file).is_file():
         try:
-            yield queue.put
-        finally:
-            queue.put(None)
-            thread.join()
+            result.record = Record.load(Path(job.record_file))
+        except RunbookError as exc:
+            result.error = str(exc)
+    report(f"[{job.label}] {'done' if result.healthy else 'NOT healthy'} in {time.monotonic() - job_started:.0f} s")
+    return result
 
 
 def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, target: str = "sandbox", jobs: int = 1,
               out: str | None = None, auto_approve: bool = False, executor: Executor | None = None,
-              progress: Callable[[str], None] = print) -> tuple[Path, list[JobResult]]:
-    app_jobs, common_job, run_dir = plan_batch(org_file, apps, stage, target, out, auto_approve)
-    partial = Path(str(run_dir) + ".partial")
+              progress: Callable[[str], None] = print) -> tuple[Path, list[JobResult], bool]:
+    """Run the batch; return (run folder, job results, interrupted).
+
+    SIGINT or SIGTERM: no new notebook starts, running kernels are interrupted (each stops
+    its Terraform with SIGINT, which releases the state lock), the run folder stays
+    ``.partial`` with a summary saying it was interrupted, and a sandbox the run started
+    is stopped. A second signal stops what is left at once.
+    """
+    if jobs < 1:
+        raise BatchError(f"--jobs {jobs} must be 1 or more")
+    plan = plan_batch(org_file, apps, stage, target, out, auto_approve)
+    partial = Path(str(plan.run_dir) + ".partial")
     partial.mkdir(parents=True)
     started = time.monotonic()
     started_sandbox = False
-    if target == "sandbox":
-        from ..sandbox import server
+    results: list[JobResult] = []
+    with lines_from_workers(progress) as report, Interrupts(partial / ".stop", progress) as interrupts:
+        try:
+            if target == "sandbox":
+                from ..sandbox import server
 
-        started_sandbox = server.status() is None
-        running = server.start()
-        progress(f"sandbox at {running.url}" + (" (started for this run)" if started_sandbox else ""))
-    progress(f"run folder {run_dir} ({len(app_jobs)} application(s), {jobs} job(s) at a time)")
-    results = [execute_job(common_job, report=progress)]
-    if results[0].ok:
-        executor = executor or LocalProcessExecutor(jobs)
-        with _lines_from_workers(progress) as report:
-            results += executor.run(functools.partial(execute_job, report=report), app_jobs)
-    else:
-        progress("common resources failed: the applications were not run")
+                started_sandbox = server.status() is None
+                running = server.start()
+                progress(f"sandbox at {running.url}" + (" (started for this run)" if started_sandbox else ""))
+            progress(f"run folder {partial} ({len(plan.apps)} application(s), {jobs} job(s) at a time)")
+            results.append(execute_job(plan.common, report=progress))
+            if not results[0].healthy:
+                progress("common resources are not healthy: the applications were not run")
+            elif not interrupts.stopped:
+                executor = executor or LocalProcessExecutor(jobs, initializer=ignore_sigint)
+                for job, result, error in executor.run(functools.partial(execute_job, report=report), plan.apps):
+                    results.append(result if error is None else
+                                   JobResult(job.label, error=f"the worker running {job.label} failed: {error}",
+                                             interrupted=interrupts.stopped))
+        finally:
+            interrupts.settle()
+            if started_sandbox:
+                from ..sandbox import server
+
+                server.stop()  # the sandbox's resources go with it; KEEP a sandbox by starting it before the run
+    interrupted = interrupts.stopped
+    from ..diagram import svg
     from .report import write_report
 
-    write_report(partial, results, run_dir.name)
-    partial.rename(run_dir)
-    if started_sandbox:
-        server.stop()  # the sandbox's resources go with it; KEEP a sandbox by starting it before the run
-    progress(f"finished in {time.monotonic() - started:.0f} s")
-    return run_dir, results
-
-
-def summary_dict(results: list[JobResult]) -> dict:
-    return {"ok": all(r.ok for r in results), "jobs": [asdict(r) | {"ok": r.ok} for r in results]}
+    diagrams = {label: svg(org, app) for label, (org, app) in plan.models.items()}
+    write_report(partial, results, plan.run_dir.name, diagrams, interrupted=interrupted)
+    run_dir = partial if interrupted else partial.rename(plan.run_dir)
+    progress(f"{'interrupted' if interrupted else 'finished'} after {time.monotonic() - started:.0f} s")
+    return run_dir, results, interrupted

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import catalog, naming
 from ..errors import ParameterIssue
-from ..resolved import PROJECT_SUFFIXES, codebuild_name, default_manifest_path
+from ..naming import PROJECT_SUFFIXES, codebuild_name, default_manifest_path
 from .models import Org
 
 # Environment variables the cicd-pipeline module sets on every deploy action.

@@ -11,16 +11,7 @@ from ..resolved import resolve
 from . import buildspecs
 from .files import WriteReport, with_header, write_files
 from .roots import RootModule, cd_root, ci_root, common_root
-from .targets import LiveTarget, Target
-
-
-def make_target(target: Target | str, **options):
-    target = Target(target)
-    if target is Target.live:
-        return LiveTarget()
-    from ..sandbox.target import SandboxTarget  # the sandbox target lives beside the emulator
-
-    return SandboxTarget(**options)
+from .targets import Target
 
 
 def render_roots(org: Org, app: App | None, target) -> list[RootModule]:
@@ -53,4 +44,4 @@ def render_files(org: Org, app: App | None, target) -> dict[str, str]:
     return files
 
 
-__all__ = ["Target", "WriteReport", "make_target", "render_files", "render_roots", "write_files"]
+__all__ = ["Target", "WriteReport", "render_files", "render_roots", "write_files"]

@@ -46,7 +46,7 @@ def _versions() -> str:
         Attr("required_version", REQUIRED_TERRAFORM),
         BLANK,
         Block("required_providers", (), [
-            Attr("aws", {"source": "hashicorp/aws", "version": catalog.SUPPORTED_AWS_CONSTRAINT}),
+            Attr("aws", {"source": "hashicorp/aws", "version": catalog.AWS_PROVIDER_VERSION}),
         ]),
     ])])
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import TerraformError
@@ -13,8 +15,14 @@ from ..errors import TerraformError
 # installs providers from there instead of the registry: for machines without internet.
 MIRROR_ENV = "RUNBOOK_TF_PROVIDER_MIRROR"
 # Where providers downloaded once are kept for every root (Terraform's plugin cache).
+# Used only when no mirror is configured (see plugin_cache_dir).
 PLUGIN_CACHE_ENV = "RUNBOOK_TF_PLUGIN_CACHE"
 DEFAULT_PLUGIN_CACHE = Path.home() / ".cache" / "eks-cicd-runbooks" / "terraform-plugins"
+# Terraform's own variable for the plugin cache; it wins over the CLI config. We set it
+# to the cache in use or remove it, so the environment says which cache Terraform uses.
+TF_PLUGIN_CACHE_VAR = "TF_PLUGIN_CACHE_DIR"
+# The file inside the cache that every `terraform init` using the cache holds a lock on.
+PLUGIN_CACHE_LOCK = ".runbook-init.lock"
 # Go's garbage collector target for Terraform and the providers it starts (they
 # inherit its environment). The AWS provider builds its whole schema on every
 # start; at Go's default (100) collecting that heap costs about a quarter of a
@@ -53,20 +61,84 @@ def cli_config_text(mirror: str | None, plugin_cache: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plugin_cache_dir(mirror: str | None, *, plugin_cache: bool = True) -> Path | None:
+    """The shared plugin cache Terraform should use, or None for no cache at all.
+
+    With a filesystem mirror there is none: Terraform links the provider straight
+    from the mirror, so a cache saves nothing and would only be one more directory
+    that parallel `terraform init` runs write at once (Terraform says that is unsafe).
+    """
+    if mirror or not plugin_cache:
+        return None
+    return Path(os.environ.get(PLUGIN_CACHE_ENV) or DEFAULT_PLUGIN_CACHE)
+
+
+def plugin_cache_in_use(env: dict[str, str]) -> Path | None:
+    """The plugin cache a Terraform environment from ``terraform_env`` uses, or None."""
+    value = env.get(TF_PLUGIN_CACHE_VAR)
+    return Path(value) if value else None
+
+
+def _cache_problem(path: Path, reason: str) -> TerraformError:
+    return TerraformError(
+        f"the Terraform plugin cache {path} cannot be used: {reason}. Point "
+        f"{PLUGIN_CACHE_ENV} at a writable directory, or set {MIRROR_ENV} to a provider "
+        "mirror (then no cache is used)."
+    )
+
+
+@contextmanager
+def plugin_cache_lock(cache_dir: Path | None, *, on_wait: Callable[[Path], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the plugin cache for as long as the block runs.
+
+    Terraform writes its plugin cache only during `terraform init`, and documents
+    the cache as not safe for several inits at once. Every init that uses the
+    cache runs inside this lock, so parallel jobs and separate runbook processes
+    take turns. ``flock`` is released by the kernel if the holder dies. No cache:
+    nothing to lock. ``on_wait`` is called once if another process holds the lock.
+    """
+    if cache_dir is None:
+        yield
+        return
+    import fcntl  # POSIX only: imported here so this module still imports on Windows
+
+    lock_path = Path(cache_dir) / PLUGIN_CACHE_LOCK
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _cache_problem(Path(cache_dir), f"cannot open {lock_path} ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait:
+                on_wait(lock_path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
+
+
 def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for a Terraform command: a generated CLI config, no prompts, no colour."""
     mirror = os.environ.get(MIRROR_ENV) or None
-    cache = None
-    if plugin_cache:
-        cache_dir = Path(os.environ.get(PLUGIN_CACHE_ENV) or DEFAULT_PLUGIN_CACHE)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cache = str(cache_dir)
+    cache = plugin_cache_dir(mirror, plugin_cache=plugin_cache)
+    if cache is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise _cache_problem(cache, "it exists and is not a directory") from None
+        except OSError as exc:
+            raise _cache_problem(cache, f"it cannot be created ({exc.strerror or exc})") from None
     config_dir.mkdir(parents=True, exist_ok=True)
     config = config_dir / "terraform.rc"
-    text = cli_config_text(mirror, cache)
+    text = cli_config_text(mirror, str(cache) if cache else None)
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
     env = dict(os.environ)
+    env.pop(TF_PLUGIN_CACHE_VAR, None)  # only the cache chosen above, never one inherited
+    if cache is not None:
+        env[TF_PLUGIN_CACHE_VAR] = str(cache)
     env.setdefault("GOGC", GO_GC_PERCENT)
     env.update({
         "TF_CLI_CONFIG_FILE": str(config),

@@ -18,6 +18,18 @@ class ApprovalError(RunbookError):
     """The plan was not approved; nothing was applied."""
 
 
+class DestroyNotAllowed(ApprovalError):
+    """The plan deletes or replaces something and deletes were not allowed for this run."""
+
+
+class ApprovalNeeded(ApprovalError):
+    """Nobody said yes yet: no unattended approval for this run and nobody to ask here."""
+
+
+class NotApproved(ApprovalError):
+    """The person asked said no."""
+
+
 @dataclass(frozen=True)
 class ApprovedPlan:
     summary: PlanSummary
@@ -32,7 +44,7 @@ def approve(summary: PlanSummary, *, auto_approve: bool = False, allow_destroy: 
     destructive = summary.destructive
     if destructive and not allow_destroy:
         listed = "\n".join(f"  - {c.action}: {c.address}" + (f" ({c.why})" if c.why else "") for c in destructive)
-        raise ApprovalError(
+        raise DestroyNotAllowed(
             f"The plan for {summary.root} would delete or replace {len(destructive)} resource(s); "
             f"nothing was applied:\n{listed}\nIf that is intended, run again with --allow-destroy "
             "(allow_destroy=True)."
@@ -40,10 +52,10 @@ def approve(summary: PlanSummary, *, auto_approve: bool = False, allow_destroy: 
     if auto_approve:
         return ApprovedPlan(summary, "auto-approve")
     if confirm is None:
-        raise ApprovalError(
+        raise ApprovalNeeded(
             f"The plan for {summary.root} needs approval and nobody can be asked here; nothing was applied. "
             "Review the plan, then run again with --auto-approve (auto_approve=True)."
         )
     if not confirm(summary):
-        raise ApprovalError(f"The plan for {summary.root} was not approved; nothing was applied.")
+        raise NotApproved(f"The plan for {summary.root} was not approved; nothing was applied.")
     return ApprovedPlan(summary, "confirmed")

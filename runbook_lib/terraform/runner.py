@@ -16,6 +16,7 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TerraformError
-from .binary import find_terraform, terraform_env
+from .binary import find_terraform, plugin_cache_in_use, plugin_cache_lock, terraform_env
 from .errors import explain
 from .gate import ApprovedPlan
 from .plan import PlanSummary, file_digest, summarize
@@ -36,6 +37,7 @@ MIN_VERSION_REASON = (
 HEARTBEAT_SECONDS = 15
 INTERRUPT_GRACE_SECONDS = 20
 PLAN_FILE = "runbook.tfplan"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 Sink = Callable[[str], None]
 
@@ -47,6 +49,19 @@ class RunResult:
     stdout: str
     stderr: str
     seconds: float
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: on Linux, SIGINT Terraform if the thread that started it dies.
+
+    Terraform then stops the way Ctrl-C stops it: it releases its state lock and ends
+    its providers, instead of living on as an orphan after ``kill -9`` of a runbook
+    process or a crashed batch worker. Elsewhere this does nothing.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -74,7 +89,7 @@ class Terraform:
         command = [self.binary, f"-chdir={self.workdir}", *args]
         started = time.monotonic()
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env, start_new_session=True, bufsize=1)
+                                env=self.env, start_new_session=True, bufsize=1, preexec_fn=_stop_with_parent)
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
         def pump(pipe, name):
@@ -123,11 +138,25 @@ class Terraform:
         return result
 
     def _interrupt(self, proc: subprocess.Popen) -> None:
-        """SIGINT first (Terraform stops safely and releases its lock), SIGKILL if it will not stop."""
+        """SIGINT first (Terraform stops safely and releases its lock), SIGKILL if it will not stop.
+
+        A second Ctrl-C while Terraform is stopping does not cut the wait short: leaving
+        Terraform behind would leave its lock and its provider processes too.
+        """
+        self.sink(f"[{self.root}] stopping terraform (SIGINT, up to {INTERRUPT_GRACE_SECONDS} s to release its lock)")
         try:
             os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(timeout=INTERRUPT_GRACE_SECONDS)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                break
+            except KeyboardInterrupt:
+                continue
+        if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -158,7 +187,12 @@ class Terraform:
         return text
 
     def init(self) -> RunResult:
-        return self._run(["init", "-input=false", "-no-color", "-reconfigure"])
+        """``terraform init``, holding the plugin cache's lock if a cache is used (see plugin_cache_lock)."""
+        def waiting(lock_path: Path) -> None:
+            self.sink(f"[{self.root}] waiting for another terraform init to release {lock_path}")
+
+        with plugin_cache_lock(plugin_cache_in_use(self.env), on_wait=waiting):
+            return self._run(["init", "-input=false", "-no-color", "-reconfigure"])
 
     def validate(self) -> dict:
         result = self._run(["validate", "-json", "-no-color"], stream=False, check=False)
@@ -177,6 +211,8 @@ class Terraform:
         if destroy:
             args.append("-destroy")
         self._run(args)
+        if plan_file.exists():
+            plan_file.chmod(0o600)  # a plan embeds prior state, secrets included
         show = self._run(["show", "-json", "-no-color", PLAN_FILE], stream=False)
         return summarize(json.loads(show.stdout), root=self.root, workdir=self.workdir, plan_file=plan_file)
 
@@ -197,6 +233,10 @@ class Terraform:
         finally:
             if plan_file.exists():
                 plan_file.unlink()  # a plan is applied at most once
+
+    def discard_plan(self) -> None:
+        """Delete the saved plan of a plan that will not be applied (it embeds prior state, secrets included)."""
+        (self.workdir / PLAN_FILE).unlink(missing_ok=True)
 
     def force_unlock(self, lock_id: str) -> RunResult:
         """Release a state lock left by a run that died (``-force``: the caller already confirmed the ID)."""

@@ -20,7 +20,8 @@ from ..errors import TerraformError
 from ..parameters.models import App, Org
 from ..render import buildspecs
 from ..render.files import split_header
-from ..resolved import codebuild_name, connection_parameter, resolve
+from ..naming import codebuild_name
+from ..resolved import connection_parameter, resolve
 from ..terraform.binary import find_terraform, terraform_env
 from .findings import Finding, Status
 from .parse import MODULE_REF, ParsedRoot

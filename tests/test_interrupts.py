@@ -1,0 +1,170 @@
+"""Clean exits: Ctrl-C (SIGINT to the process group) or SIGTERM stop a run without leaving anything behind.
+
+After a stop no kernel, Terraform or provider process of the run is left (each carries the
+run's RUNBOOK_STOP_FILE in its environment, which is how they are found here), no state
+lock is left, the run folder stays ``.partial`` with a summary that says interrupted, and a
+sandbox the run started is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from runbook_lib.engine import STOP_FILE_ENV
+
+from .conftest import ROOT, needs_terraform
+
+pytestmark = [needs_terraform(), pytest.mark.sandbox, pytest.mark.slow]
+
+RUNBOOK = [sys.executable, "-m", "runbook_lib.cli"]
+
+
+def _processes_of(stop_file: Path) -> list[str]:
+    """Every live process started for the run whose stop file is ``stop_file``."""
+    left = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if proc.environ().get(STOP_FILE_ENV) == str(stop_file) and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{proc.pid} {' '.join(proc.info['cmdline'] or [])[:150]}")
+        except psutil.Error:
+            continue
+    return left
+
+
+def _start_run(args: list[str], env: dict) -> tuple[subprocess.Popen, list[str]]:
+    proc = subprocess.Popen([*RUNBOOK, "run", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in proc.stdout), daemon=True).start()
+    return proc, lines
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _partial(lines: list[str]) -> Path:
+    found = [re.search(r"run folder (\S+\.partial)", line) for line in lines]
+    return Path(next(m.group(1) for m in found if m))
+
+
+def _terraform_applying(root_fragment: str) -> bool:
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "terraform" in cmd and " apply " in f"{cmd} " and root_fragment in cmd:
+            return True
+    return False
+
+
+def test_ctrl_c_while_starting_stops_the_sandbox_it_started_and_keeps_the_partial_folder(tmp_path):
+    env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(tmp_path / "sandbox"), RUNBOOK_PROJECT_ROOT=str(ROOT))
+    proc, lines = _start_run(["--apps", "parameters/apps/web.yaml", "--out", str(tmp_path / "runs")], env)
+    _wait_for(lambda: any("[common] started" in line for line in lines), 120, "the common job to start")
+    time.sleep(2)   # the first notebook's kernel is starting or running
+    os.killpg(proc.pid, signal.SIGINT)   # what Ctrl-C in a terminal does
+    assert proc.wait(timeout=120) == 130, "\n".join(lines)   # nothing was changed yet
+    partial = _partial(lines)
+    assert partial.is_dir() and not Path(str(partial).removesuffix(".partial")).exists()
+    summary = json.loads((partial / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["healthy"] is False
+    assert "INTERRUPTED" in (partial / "report.html").read_text()
+    assert _processes_of(partial / ".stop") == []
+    status = subprocess.run([*RUNBOOK, "sandbox", "status"], env=env, capture_output=True, text=True)
+    assert status.returncode == 1 and "not running" in status.stdout   # the run started it, so it stopped it
+
+
+def _converge(settings) -> None:
+    """Apply again after the stop; a resource cut off mid-create comes back tainted, and only that may be replaced."""
+    from runbook_lib.engine import Engine, RunStopped
+    from runbook_lib.results import DONE
+
+    try:
+        results = Engine(settings, sink=lambda _line: None).apply_all()
+    except RunStopped as stop:
+        # SIGINT can land while a resource is being created: Terraform keeps that object as
+        # tainted and plans to replace it, and the gate stops every replacement until allowed
+        listed = [line for line in str(stop).splitlines() if line.startswith("  - ")]
+        assert listed, str(stop)
+        for line in listed:
+            assert line.startswith("  - replace: module.") and line.endswith(
+                "(tainted: an earlier apply did not finish creating it)"), str(stop)
+        results = Engine(settings.changed(allow_destroy=True), sink=lambda _line: None).apply_all()
+    assert all(r.outcome in DONE for r in results), [(r.root, r.outcome, r.reason) for r in results]
+
+
+def _assert_nothing_left(aws, org) -> None:
+    ops = "111111111111"
+    assert aws.client("ecr", ops).describe_repositories()["repositories"] == []
+    assert aws.client("codebuild", ops).list_projects()["projects"] == []
+    assert aws.client("codepipeline", ops).list_pipelines()["pipelines"] == []
+    assert [b["Name"] for b in aws.client("s3", ops).list_buckets()["Buckets"]] == [org.state_bucket]
+    for account in (ops, "222222222222", "333333333333"):
+        roles = [r["RoleName"] for r in aws.client("iam", account).list_roles()["Roles"]]
+        assert roles == [org.terraform_role_name], (account, roles)
+    params = [p["Name"] for p in aws.client("ssm", ops).describe_parameters()["Parameters"]]
+    assert params == [org.github_token_parameter]
+
+
+def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path, org, apps, monkeypatch):
+    """Then the lifecycle's last steps, on what the stop left: re-run and converge, destroy, nothing left."""
+    from runbook_lib.engine import Engine, Settings
+    from runbook_lib.results import Outcome
+    from runbook_lib.sandbox import server
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    sandbox_dir = tmp_path / "sandbox"
+    env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(sandbox_dir), RUNBOOK_PROJECT_ROOT=str(ROOT))
+    running = server.start(directory=sandbox_dir)   # kept by the test, so its state can be read afterwards
+    try:
+        proc, lines = _start_run(["--apps", "parameters/apps", "--jobs", "2", "--out", str(tmp_path / "runs")], env)
+        _wait_for(lambda: _terraform_applying("/work/web/") or _terraform_applying("/work/worker/"), 600,
+                  "an application's terraform apply")
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=180)
+        output = "\n".join(lines)
+        assert code == 3, output   # the common root was applied before the stop
+        assert "SIGINT: stopping" in output and "changes were made for" in output
+        partial = _partial(lines)
+        assert _processes_of(partial / ".stop") == [], "left behind"
+        summary = json.loads((partial / "summary.json").read_text())
+        assert summary["interrupted"] is True
+        interrupted = [s for j in summary["jobs"] for s in j["steps"] if s["status"] == "interrupted"]
+        assert interrupted, summary
+        s3 = SandboxSessions(running.url, org.region, org.terraform_role_name).client("s3", "111111111111")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=org.state_bucket).get("Contents", [])]
+        assert not [k for k in keys if k.endswith(".tflock")], keys   # every lock was released
+        # the next run plans cleanly and converges: no lock error on any root the run was working on
+        monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(sandbox_dir))
+        aws = SandboxSessions(running.url, org.region, org.terraform_role_name)
+        # one application whose apply was cut off is enough to show convergence; the other is destroyed as it is
+        cut = next(j["label"] for j in summary["jobs"] if any(s["status"] == "interrupted" for s in j["steps"]))
+        _converge(Settings(org, apps[cut], target="sandbox", out=tmp_path / "again", auto_approve=True))
+        # and destroy takes everything away again: an app's roots, then the shared one with the last app
+        worker = Engine(Settings(org, apps["worker"], target="sandbox", out=tmp_path / "again", auto_approve=True),
+                        sink=lambda _line: None).destroy_all()
+        assert [(r.root, r.outcome) for r in worker] == [("cd/worker", Outcome.DESTROYED), ("ci/worker", Outcome.DESTROYED)]
+        web = Engine(Settings(org, apps["web"], target="sandbox", out=tmp_path / "again", auto_approve=True),
+                     sink=lambda _line: None).destroy_all(include_common=True)
+        assert [(r.root, r.outcome) for r in web] == [
+            ("cd/web", Outcome.DESTROYED), ("ci/web", Outcome.DESTROYED), ("cicd-common", Outcome.DESTROYED)]
+        _assert_nothing_left(aws, org)
+    finally:
+        server.stop(sandbox_dir)
