@@ -353,7 +353,7 @@ def test_preflight_terraform_passes_with_the_mirror(tmp_path, monkeypatch):
     results = {r.id: r for r in check_terraform(None)}
     assert_passes(results["pre.terraform"])
     assert_passes(results["pre.aws-provider"])
-    assert results["pre.aws-provider"].found.startswith("5.")
+    assert "5.100.0" in results["pre.aws-provider"].found.split(", ")
 
 
 class AnswersFrom:
@@ -468,6 +468,19 @@ def test_aws_provider_fails_with_an_empty_mirror(tmp_path, monkeypatch):
     assert_fails(results["pre.aws-provider"], found="none")
     assert str(mirror) in results["pre.aws-provider"].resource
     assert MIRROR_ENV in results["pre.aws-provider"].remedy
+
+
+@needs_terraform()
+def test_aws_provider_fails_with_a_mirror_of_another_version(tmp_path, monkeypatch):
+    """5.99.0 is on the same line, but the roots require exactly the pinned version: init would fail."""
+    monkeypatch.delenv("RUNBOOK_TERRAFORM", raising=False)
+    mirror = tmp_path / "old-mirror"
+    (mirror / "registry.terraform.io/hashicorp/aws/5.99.0/linux_amd64").mkdir(parents=True)
+    monkeypatch.setenv(MIRROR_ENV, str(mirror))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    results = {r.id: r for r in check_terraform(None)}
+    assert_fails(results["pre.aws-provider"], found="5.99.0")
+    assert results["pre.aws-provider"].expected == "hashicorp/aws 5.100.0"
 
 
 @needs_terraform()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..catalog import AWS_PROVIDER_VERSION
 from ..errors import TerraformError
 from ..resolved import deploy_targets, resolve
 from ..terraform.binary import MIRROR_ENV
@@ -65,13 +66,14 @@ def check_terraform(ctx: Context) -> list[CheckResult]:
         out = [CheckResult("pre.terraform", Status.FAIL, "terraform CLI", ">= 1.10.0", str(exc),
                            "Install Terraform 1.10 or newer.", "https://developer.hashicorp.com/terraform/install")]
     mirror = os.environ.get(MIRROR_ENV)
+    wanted = f"hashicorp/aws {AWS_PROVIDER_VERSION}"   # the exact version every rendered root requires
     if mirror:
-        found = sorted(Path(mirror).glob("registry.terraform.io/hashicorp/aws/5.*"))
-        out.append(result("pre.aws-provider", bool(found), f"provider mirror {mirror}", "hashicorp/aws 5.x",
-                          ", ".join(p.name for p in found) or "none",
-                          f"Put hashicorp/aws 5.x into the mirror, or unset {MIRROR_ENV} to use the registry."))
+        found = sorted(p.name for p in Path(mirror).glob("registry.terraform.io/hashicorp/aws/*") if p.is_dir())
+        out.append(result("pre.aws-provider", AWS_PROVIDER_VERSION in found, f"provider mirror {mirror}", wanted,
+                          ", ".join(found) or "none",
+                          f"Put {wanted} into the mirror, or unset {MIRROR_ENV} to use the registry."))
     else:
-        out.append(CheckResult("pre.aws-provider", Status.WARN, "provider source", "hashicorp/aws 5.x",
+        out.append(CheckResult("pre.aws-provider", Status.WARN, "provider source", wanted,
                                "from the Terraform registry (needs internet at init)",
                                f"Offline machines: set {MIRROR_ENV} to a provider filesystem mirror."))
     return out
