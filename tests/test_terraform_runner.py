@@ -16,6 +16,7 @@ import pytest
 
 from runbook_lib.errors import RunbookError, TerraformError
 from runbook_lib.terraform.binary import (
+    DEBUG_LOG_PREFIX,
     GO_GC_PERCENT,
     MIRROR_ENV,
     PLUGIN_CACHE_ENV,
@@ -148,6 +149,38 @@ def test_go_gc_is_relaxed_for_terraform_unless_the_user_chose_a_value(tmp_path, 
     assert terraform_env(tmp_path, plugin_cache=False)["GOGC"] == GO_GC_PERCENT == "400"
     monkeypatch.setenv("GOGC", "150")
     assert terraform_env(tmp_path, plugin_cache=False)["GOGC"] == "150"
+
+
+DEBUG_LOG_VARIABLES = {"TF_LOG": "TRACE", "TF_LOG_CORE": "TRACE", "TF_LOG_PROVIDER": "TRACE",
+                       "TF_LOG_PROVIDER_AWS": "DEBUG", "TF_LOG_SDK_PROTO_DATA_DIR": "/tmp/runbook-proto"}
+
+
+def test_debug_log_variables_from_the_environment_never_reach_terraform(tmp_path, monkeypatch):
+    for name, value in DEBUG_LOG_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TF_LOG_PATH", str(tmp_path / "tf.log"))
+    env = terraform_env(tmp_path / "config", plugin_cache=False)
+    assert [name for name in env if name.startswith(DEBUG_LOG_PREFIX)] == []
+    assert env["TF_INPUT"] == "0"  # the rest of the environment is still built
+
+
+@needs_terraform()
+def test_terraform_prints_no_debug_log_when_the_user_has_tf_log_set(tmp_path, monkeypatch):
+    log_file = tmp_path / "tf.log"
+    for name, value in DEBUG_LOG_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    lines: list[str] = []
+    tf = Terraform(tmp_path, plugin_cache=False, sink=lines.append)
+    # version() reads its output quietly, so run the same command streaming to the sink
+    result = tf._run(["version"])
+    assert "Terraform v" in result.stdout
+    assert lines, "the command's output streams to the sink"
+    assert not [line for line in lines if "[TRACE]" in line or "[DEBUG]" in line]
+    assert "[TRACE]" not in result.stderr and "[DEBUG]" not in result.stderr
+    monkeypatch.setenv("TF_LOG_PATH", str(log_file))
+    tf = Terraform(tmp_path, plugin_cache=False, sink=lines.append)
+    tf._run(["version"])
+    assert not log_file.exists()
 
 
 def test_with_a_mirror_there_is_no_plugin_cache_at_all(tmp_path, monkeypatch):

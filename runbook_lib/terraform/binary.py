@@ -30,6 +30,12 @@ PLUGIN_CACHE_LOCK = ".runbook-init.lock"
 # for about 120 MB more peak memory per provider (benchmarks/README.md, GOGC).
 # A GOGC the user set wins.
 GO_GC_PERCENT = "400"
+# Terraform's and the providers' debug logging: TF_LOG, TF_LOG_CORE, TF_LOG_PROVIDER,
+# TF_LOG_PROVIDER_<NAME>, TF_LOG_SDK*, TF_LOG_PATH. At DEBUG and TRACE the log holds
+# request and response bodies, secret values included (an SSM parameter read in a plan
+# shows up in full), and it streams to the console and to TF_LOG_PATH. No variable with
+# this prefix is passed on from the environment the runbook was started in.
+DEBUG_LOG_PREFIX = "TF_LOG"
 
 
 def find_terraform() -> str:
@@ -120,7 +126,11 @@ def plugin_cache_lock(cache_dir: Path | None, *, on_wait: Callable[[Path], None]
 
 
 def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a Terraform command: a generated CLI config, no prompts, no colour."""
+    """Environment for a Terraform command: a generated CLI config, no prompts, no colour, no debug log.
+
+    The caller's environment is passed on except Terraform's debug-log variables (see
+    DEBUG_LOG_PREFIX), which would put secret values on the console and in a log file.
+    """
     mirror = os.environ.get(MIRROR_ENV) or None
     cache = plugin_cache_dir(mirror, plugin_cache=plugin_cache)
     if cache is not None:
@@ -135,7 +145,7 @@ def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[st
     text = cli_config_text(mirror, str(cache) if cache else None)
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
-    env = dict(os.environ)
+    env = {name: value for name, value in os.environ.items() if not name.startswith(DEBUG_LOG_PREFIX)}
     env.pop(TF_PLUGIN_CACHE_VAR, None)  # only the cache chosen above, never one inherited
     if cache is not None:
         env[TF_PLUGIN_CACHE_VAR] = str(cache)
