@@ -96,6 +96,16 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def _stop_on_failures(findings) -> None:
+    """Raise ValidationFailed listing every FAIL among static validation ``findings``."""
+    from .validate import Status
+
+    failed = [f for f in findings if f.status is Status.FAIL]
+    if failed:
+        listed = "\n".join(f"  - {f.check} {f.subject}: {f.detail}" for f in failed)
+        raise ValidationFailed(f"static validation failed; nothing was planned or applied:\n{listed}")
+
+
 class RunStopped(RunbookError):
     """A run over several roots ended before its last root; ``results`` says how far each got."""
 
@@ -210,16 +220,16 @@ class Engine:
             for line in seed(self.settings.org, self.target.endpoint).created:
                 self.sink(f"[sandbox] seeded {line}")
         self.render()
-        from .validate import Status
-
-        failed = [f for f in self.validate() if f.status is Status.FAIL]
-        if failed:
-            listed = "\n".join(f"  - {f.check} {f.subject}: {f.detail}" for f in failed)
-            raise ValidationFailed(f"static validation failed; nothing was planned or applied:\n{listed}")
+        _stop_on_failures(self.validate())
         return self.roots()
 
     # -- Terraform, root by root -------------------------------------------------------
     def _terraform(self, root: RootModule) -> Terraform:
+        """Terraform for one root, refused while a rendered folder holds a file the runbook did not render."""
+        from .validate import check_unrendered
+
+        _stop_on_failures(check_unrendered(self.settings.out,
+                                           render_files(self.settings.org, self.settings.app, self.target)))
         return Terraform(self.settings.out / root.path, root=root.name, env=self.target.terraform_env(),
                          sink=self.sink, timeout=self.settings.timeout)
 

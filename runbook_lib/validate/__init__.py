@@ -1,19 +1,60 @@
 """Static validation: check a rendered tree before any Terraform runs.
 
 :func:`validate_tree` checks the files under ``out`` against a fresh render of
-the parameters (drift), then formatting, module calls, cross-root wiring and the
+the parameters (drift, and files Terraform would read that the runbook did not
+render), then formatting, module calls, cross-root wiring and the
 buildspecs. It returns findings; nothing here writes or changes a file.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
 
 from ..parameters.models import App, Org
 from ..render import render_files, render_roots
 from .findings import Finding, Status, passed, summary, table
 from .parse import parse_root
 from .static import check_buildspec, check_consistency, check_fmt, check_modules
+
+
+# What Terraform reads from a module directory: configuration (*.tf, *.tf.json, override
+# files among them: override.tf, *_override.tf and their .json forms) and variable files
+# (terraform.tfvars and *.auto.tfvars load by themselves; the rest only on request, but
+# none belongs in a rendered root). terraform.d/ holds providers Terraform installs
+# from when it runs inside the directory.
+TERRAFORM_READS = ("*.tf", "*.tf.json", "*.tfvars", "*.tfvars.json", "terraform.d")
+TERRAFORM_CONFIG = ("*.tf", "*.tf.json")
+
+
+def terraform_dirs(rendered: Iterable[str]) -> list[str]:
+    """The folders (relative to the output folder) the runbook renders Terraform configuration into."""
+    return sorted({str(PurePosixPath(rel).parent) for rel in rendered
+                   if any(fnmatch(PurePosixPath(rel).name, pattern) for pattern in TERRAFORM_CONFIG)})
+
+
+def check_unrendered(out: Path, rendered: Iterable[str]) -> list[Finding]:
+    """A FAIL for each rendered Terraform folder that holds something Terraform reads which the runbook did not render.
+
+    Terraform loads every such file in the folder, so one dropped there is planned and
+    applied along with ours (a provider override can send credentials elsewhere).
+    ``.terraform/``, ``.terraform.lock.hcl``, the saved plan and the runbook's CLI config
+    folder are not matched. Returns nothing when every folder is clean.
+    """
+    rendered = set(rendered)
+    findings = []
+    for folder in terraform_dirs(rendered):
+        if not (out / folder).is_dir():
+            continue
+        stray = sorted(entry.name for entry in (out / folder).iterdir()
+                       if f"{folder}/{entry.name}" not in rendered
+                       and any(fnmatch(entry.name, pattern) for pattern in TERRAFORM_READS))
+        if stray:
+            findings.append(Finding("rendered files", folder, Status.FAIL,
+                                    f"not rendered by the runbook, but Terraform would read: {', '.join(stray)}; "
+                                    f"move them out of {folder} or delete them"))
+    return findings
 
 
 def check_drift(out: Path, expected: dict[str, str]) -> list[Finding]:
@@ -35,7 +76,7 @@ def check_drift(out: Path, expected: dict[str, str]) -> list[Finding]:
 def validate_tree(org: Org, app: App | None, target, out: Path) -> list[Finding]:
     out = Path(out)
     expected = render_files(org, app, target)
-    findings = check_drift(out, expected)
+    findings = check_drift(out, expected) + check_unrendered(out, expected)
     if any(f.status is Status.FAIL and "missing" in f.detail for f in findings):
         return findings
     parsed = {}
@@ -57,4 +98,4 @@ def validate_tree(org: Org, app: App | None, target, out: Path) -> list[Finding]
     return findings
 
 
-__all__ = ["Finding", "Status", "passed", "summary", "table", "validate_tree"]
+__all__ = ["Finding", "Status", "check_unrendered", "passed", "summary", "table", "validate_tree"]
