@@ -170,3 +170,120 @@ def test_writes_leave_no_temporary_files(org, app, tmp_path):
 
 def test_render_roots_names(org, apps):
     assert [r.name for r in render_roots(org, apps["web"], make_target("live"))] == ["cicd-common", "ci/web", "cd/web"]
+
+
+# -- all or nothing when the disk or the folder says no ------------------------------------------
+def _snapshot(folder):
+    """Every file (bytes) and folder under ``folder``, to compare a tree before and after."""
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else "folder") for p in folder.rglob("*")}
+
+
+def _changing_render(org, apps, out):
+    """A tree holding web's files, and a render that replaces some of them and adds worker's in new folders."""
+    write_files(out, render_files(org, apps["web"], make_target("live")))
+    retagged = org.model_copy(update={"tags": {**org.tags, "cost-center": "ci"}})
+    files = render_files(retagged, apps["worker"], make_target("live"))
+    replaced = [rel for rel in _to_write(files, out) if (out / rel).is_file()]
+    assert replaced and len(replaced) < len(_to_write(files, out))  # both kinds are in the write
+    return files
+
+
+def _to_write(files, out):
+    return [rel for rel, text in sorted(files.items()) if not (out / rel).is_file() or (out / rel).read_text() != text]
+
+
+def _full_disk_on_write(monkeypatch, out, failing_write):
+    """Stand-in for a full disk: os.write of a file under ``out`` fails with ENOSPC on its Nth call."""
+    import errno
+    import os
+
+    real_write, calls = os.write, []
+
+    def write(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(out)):
+            calls.append(fd)
+            if len(calls) == failing_write:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", write)
+    return calls
+
+
+@pytest.mark.parametrize("which", ["first", "middle", "last"])
+def test_a_full_disk_part_way_leaves_the_tree_as_it_was(org, apps, tmp_path, monkeypatch, which):
+    out = tmp_path / "out"
+    files = _changing_render(org, apps, out)
+    to_write = _to_write(files, out)
+    failing_write = {"first": 1, "middle": len(to_write) // 2, "last": len(to_write)}[which]
+    before = _snapshot(out)
+    calls = _full_disk_on_write(monkeypatch, out, failing_write)
+    with pytest.raises(RenderError) as exc:
+        write_files(out, files)
+    monkeypatch.undo()
+    assert len(calls) == failing_write
+    assert "No space left on device" in str(exc.value) and "output folder is as it was" in str(exc.value)
+    assert str(out) in str(exc.value)  # names the file it could not write
+    assert _snapshot(out) == before    # byte-identical, no temporary file, no new folder
+
+
+def test_a_full_disk_on_a_first_render_leaves_no_folder(org, apps, tmp_path, monkeypatch):
+    out = tmp_path / "new" / "out"
+    _full_disk_on_write(monkeypatch, tmp_path, 5)
+    with pytest.raises(RenderError, match="No space left on device"):
+        write_files(out, render_files(org, apps["web"], make_target("live")))
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_a_rename_that_fails_part_way_puts_back_what_it_replaced(org, apps, tmp_path, monkeypatch, which):
+    """Stand-in: os.replace fails on its Nth call, after earlier files were already renamed into place."""
+    import errno
+    import os
+
+    out = tmp_path / "out"
+    files = _changing_render(org, apps, out)
+    failing_rename = {"first": 1, "last": len(_to_write(files, out))}[which]
+    before = _snapshot(out)
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == failing_rename:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(RenderError, match="Input/output error; nothing was written"):
+        write_files(out, files)
+    monkeypatch.undo()
+    assert _snapshot(out) == before
+
+
+def test_an_output_folder_under_a_file_is_a_clear_error(org, apps, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "out"
+    with pytest.raises(RenderError) as exc:
+        write_files(out, render_files(org, apps["web"], make_target("live")))
+    assert str(exc.value) == (f"cannot write {out}: Not a directory; nothing was written and the output "
+                              "folder is as it was.")
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_a_read_only_output_folder_is_a_clear_error(org, apps, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can write to any folder")
+    out = tmp_path / "out"
+    write_files(out, render_files(org, apps["web"], make_target("live")))
+    before = _snapshot(out)
+    (out / "infra/ci/web").chmod(0o555)
+    try:
+        with pytest.raises(RenderError, match=f"cannot write {out}/infra/ci/web/"):
+            write_files(out, render_files(org, apps["web"].model_copy(update={"dockerfile": "d/Dockerfile"}),
+                                          make_target("live")))
+    finally:
+        (out / "infra/ci/web").chmod(0o755)
+    assert _snapshot(out) == before

@@ -4,7 +4,8 @@ Every file starts with a header that carries a checksum of its body. On the next
 render a file whose body no longer matches its checksum was edited by hand (or
 a file without the header was never ours): it is not overwritten unless the
 caller forces it, and the refusal shows the diff. Nothing is written until every
-file has passed that test, and each file is replaced atomically.
+file has passed that test; then all files are written beside their targets and
+renamed into place, so a failure part-way (a full disk) leaves the folder as it was.
 """
 
 from __future__ import annotations
@@ -62,16 +63,23 @@ def _diff(path: str, old: str, new: str) -> str:
 
 
 def write_files(out: Path, files: dict[str, str], force: bool = False) -> WriteReport:
-    """Write ``files`` (relative path -> full text) under ``out``; all or nothing."""
+    """Write ``files`` (relative path -> full text) under ``out``; all or nothing.
+
+    Every file is first written to a temporary file beside its target; only when all
+    of them are written are they renamed into place. A failure on the way (a full
+    disk, a folder that cannot be written) removes the temporary files and the folders
+    this call created, and puts back any file already replaced: ``out`` is as it was.
+    """
     report = WriteReport()
     refused: list[str] = []
-    pending: list[tuple[Path, str, str]] = []
+    pending: list[tuple[Path, str, bytes, bytes | None]] = []   # target, rel, new bytes, bytes on disk
     for rel, text in sorted(files.items()):
         target = out / rel
         if target.exists() and not target.is_file():
             raise RenderError(f"{target} exists and is not a file; nothing was written.")
-        if target.is_file():
-            current = target.read_text(encoding="utf-8", errors="replace")
+        old = target.read_bytes() if target.is_file() else None
+        if old is not None:
+            current = old.decode("utf-8", errors="replace")
             if current == text:
                 report.unchanged.append(rel)
                 continue
@@ -80,32 +88,112 @@ def write_files(out: Path, files: dict[str, str], force: bool = False) -> WriteR
                     refused.append(_diff(str(target), current, text) or f"--- {target}\n(differs)\n")
                     continue
                 report.forced.append(rel)
-        pending.append((target, rel, text))
+        pending.append((target, rel, text.encode("utf-8"), old))
     if refused:
         raise RenderError(
             f"{len(refused)} rendered file(s) were changed by hand since the last render; nothing was "
             "written. Move the change into the parameters, or run again with --force to overwrite:\n\n"
             + "\n".join(refused)
         )
+    created: list[Path] = []             # folders this call made, parents first
+    staged: list[Path] = []              # temporary files, in the order of ``pending``
+    where = out
     try:
-        for target, _, _ in pending:
-            target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RenderError(f"cannot create {exc.filename}: {exc.strerror}; nothing was written.") from exc
-    for target, rel, text in pending:
-        _atomic_write(target, text)
-        report.written.append(rel)
+        for target, _, _, _ in pending:
+            where = target.parent
+            _make_folder(where, created)
+        for target, _, data, _ in pending:
+            where = target
+            staged.append(_stage(target, data))
+    except BaseException as exc:
+        _discard(staged, created)
+        if isinstance(exc, OSError):
+            raise RenderError(f"cannot write {exc.filename or where}: {exc.strerror or exc}; nothing was "
+                              "written and the output folder is as it was.") from exc
+        raise
+    replaced: list[tuple[Path, bytes | None]] = []
+    try:
+        for temporary, (target, _, _, old) in zip(staged, pending):
+            where = target
+            os.replace(temporary, target)
+            replaced.append((target, old))
+    except BaseException as exc:
+        not_restored = _put_back(replaced)
+        _discard(staged, created)
+        if not isinstance(exc, OSError):
+            raise
+        if not_restored:
+            raise RenderError(f"cannot write {where}: {exc.strerror or exc}; these files could not be put back "
+                              f"as they were: {', '.join(map(str, not_restored))}. Render again.") from exc
+        raise RenderError(f"cannot write {where}: {exc.strerror or exc}; nothing was written and the output "
+                          "folder is as it was.") from exc
+    report.written += [rel for _, rel, _, _ in pending]
     return report
 
 
-def _atomic_write(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+def _make_folder(folder: Path, created: list[Path]) -> None:
+    """Create ``folder`` and its missing parents, adding each one made to ``created``."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for candidate in reversed(missing):
+        candidate.mkdir()
+        created.append(candidate)
+
+
+def _stage(target: Path, data: bytes) -> Path:
+    """Write ``data`` to a new temporary file beside ``target`` (mode 0644) and return its path."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _discard(temporary: list[Path], created: list[Path]) -> None:
+    """Remove temporary files left behind, then the folders made for them (if empty), deepest first."""
+    for path in temporary:
+        path.unlink(missing_ok=True)
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _put_back(replaced: list[tuple[Path, bytes | None]]) -> list[Path]:
+    """Undo renames already done: remove files that were new, rewrite the others. Returns what could not be undone."""
+    failed = []
+    for target, old in reversed(replaced):
+        try:
+            if old is None:
+                target.unlink()
+            else:
+                os.replace(_stage(target, old), target)
+        except OSError:
+            failed.append(target)
+    return failed
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new one, never part of it.
+
+    Raises OSError (nothing changed at ``path``) if it cannot be written.
+    """
+    path = Path(path)
+    temporary = _stage(path, text.encode("utf-8"))
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
         raise
