@@ -9,6 +9,7 @@ lists them); 130 interrupted before anything was changed.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -158,10 +159,40 @@ def cmd_sandbox(args) -> int:
     return EXIT_OK
 
 
+def _json_file(value: str | None) -> Path | None:
+    """Where ``--json`` writes, refused before any check runs when it cannot be a file we write."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise RunbookError(f"--json {value} is a folder; give a file path such as {path / 'checks.json'}. "
+                           "No check was run.")
+    folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())  # the nearest that exists
+    if not folder.is_dir():
+        raise RunbookError(f"--json {value} cannot be written: {folder} is a file, not a folder. No check was run.")
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(folder, os.W_OK | os.X_OK)
+    if not writable:
+        raise RunbookError(f"--json {value} cannot be written: permission denied on {path if path.exists() else folder}. "
+                           "No check was run.")
+    return path
+
+
+def _write_json(path: Path, text: str) -> None:
+    from .render.files import write_text_atomically
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(path, text)
+    except OSError as exc:
+        raise RunbookError(f"the results above were not saved: cannot write {exc.filename or path} "
+                           f"({exc.strerror or exc}).") from exc
+
+
 def cmd_check(args) -> int:
     from . import checks
     from .engine import Engine, Settings
 
+    json_file = _json_file(args.json)   # before the checks: they can take minutes
     org, app = _load(args)
     engine = Engine(Settings(org, app, target=args.target))
     if hasattr(engine.clients, "caller_account"):
@@ -169,10 +200,9 @@ def cmd_check(args) -> int:
     report = engine.check(args.phase, title=f"{args.phase} checks ({args.target})")
     console.print(checks.table(list(report.results), title=report.title))
     console.print(f"Checks: {checks.summary(list(report.results))}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(checks.to_json(list(report.results)))
-        console.print(f"JSON written to {args.json}")
+    if json_file:
+        _write_json(json_file, checks.to_json(list(report.results)))
+        console.print(f"JSON written to {json_file}")
     return EXIT_OK if report.ok else EXIT_FINDINGS
 
 
@@ -236,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=Target.sandbox.value, choices=[t.value for t in Target],
                    help="sandbox or live (default: %(default)s)")
     p.add_argument("--phase", default="all", choices=["preflight", "postflight", "all"])
-    p.add_argument("--json", help="also write the results as JSON to this file")
+    p.add_argument("--json", help="also write the results as JSON to this file (refused before any check "
+                   "runs if it is a folder or cannot be written)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("run", help="run the notebooks headlessly for every application and write a report")

@@ -136,3 +136,72 @@ def test_runbook_validate_fails_and_prepare_plans_nothing(org, apps, tmp_path):
         engine.prepare()
     assert "zz_extra.tf" in str(exc.value) and "provider_override.tf" in str(exc.value)
     assert not (tmp_path / "infra/ci/web/.terraform").exists()
+
+
+# -- runbook check --json: a path that cannot take the results is refused before any check ---------
+def _check(tmp_path, monkeypatch, capsys, json_path) -> tuple[int, str]:
+    """``runbook check`` on the sandbox target with no sandbox running: any check would fail on that."""
+    from runbook_lib.cli import main
+    from runbook_lib.sandbox import server
+
+    empty = tmp_path / "no-sandbox"
+    empty.mkdir()
+    monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(empty))
+    code = main(["check", "--app", "parameters/apps/web.yaml", "--target", "sandbox", "--json", str(json_path)])
+    err = capsys.readouterr().err
+    assert list(empty.iterdir()) == []  # no sandbox was started
+    return code, err
+
+
+def test_check_json_to_a_folder_is_refused_before_the_checks(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    code, err = _check(tmp_path, monkeypatch, capsys, folder)
+    assert code == 2
+    assert f"--json {folder} is a folder; give a file path such as {folder / 'checks.json'}. No check was run." in err
+    assert "sandbox is not running" not in err and "Traceback" not in err
+    assert list(folder.iterdir()) == []
+
+
+def test_check_json_under_a_file_is_refused_before_the_checks(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("x")
+    code, err = _check(tmp_path, monkeypatch, capsys, tmp_path / "file" / "checks.json")
+    assert code == 2
+    assert f"cannot be written: {tmp_path / 'file'} is a file, not a folder. No check was run." in err
+    assert "sandbox is not running" not in err
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_check_json_in_a_read_only_folder_is_refused_before_the_checks(tmp_path, monkeypatch, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can write to any folder")
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o555)
+    try:
+        code, err = _check(tmp_path, monkeypatch, capsys, folder / "checks.json")
+    finally:
+        folder.chmod(0o755)
+    assert code == 2 and f"permission denied on {folder}. No check was run." in err
+
+
+def test_check_with_a_good_json_path_goes_on_to_the_checks(tmp_path, monkeypatch, capsys):
+    """The control: the same command with a usable path reaches the sandbox, and writes no file."""
+    target = tmp_path / "new" / "checks.json"
+    code, err = _check(tmp_path, monkeypatch, capsys, target)
+    assert code == 2 and "the sandbox is not running" in err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_json_path_that_goes_bad_during_the_checks_is_still_a_clear_error(tmp_path):
+    """Checked before, but the folder can change while the checks run: the late write says so too."""
+    from runbook_lib.cli import _write_json
+    from runbook_lib.errors import RunbookError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunbookError, match=f"results above were not saved: cannot write {tmp_path / 'file'}"):
+        _write_json(tmp_path / "file" / "checks.json", "{}")
+    _write_json(tmp_path / "ok" / "checks.json", "{}")
+    assert (tmp_path / "ok" / "checks.json").read_text() == "{}"
+    assert [p.name for p in (tmp_path / "ok").iterdir()] == ["checks.json"]  # no temporary file left
