@@ -104,6 +104,45 @@ def test_common_failures_get_clear_messages(fixture, expected):
         assert text in message
 
 
+def _output(name: str) -> str:
+    return (FIXTURES / "terraform_output" / f"{name}.txt").read_text()
+
+
+def test_a_resource_created_but_never_recorded_gets_both_ways_forward():
+    """Real stderr of `terraform apply` in the sandbox's cd/worker root after the role was created outside it."""
+    message = explain(_output("already_exists"), "cd/worker")
+    assert message.startswith("Terraform tried to create resources of cd/worker that already exist in AWS "
+                              "but are not in its state:\n"
+                              "  - module.deploy_project.aws_iam_role.codebuild: IAM Role acme-worker-deploy "
+                              "(EntityAlreadyExists)\n")
+    assert "an earlier apply was stopped (killed, or its machine lost) after AWS created them" in message
+    assert ("terraform -chdir=OUT/infra/cd/worker import 'module.deploy_project.aws_iam_role.codebuild' "
+            "'acme-worker-deploy'") in message
+    assert "delete each one by hand in AWS" in message and "then apply again" in message
+
+
+def test_every_leftover_gets_its_own_import_command_boxed_or_not():
+    boxed = "".join(f"│ {line}\n" if line else "│\n" for line in _output("already_exists").splitlines())
+    message = explain("╷\n" + boxed + "╵\n" + _output("already_exists_ecr"), "ci/worker")
+    assert "  - module.ecr_repository.aws_ecr_repository.this: ECR Repository acme/worker " \
+           "(RepositoryAlreadyExistsException)" in message
+    assert [line.strip() for line in message.splitlines() if line.strip().startswith("terraform ")] == [
+        "terraform -chdir=OUT/infra/ci/worker import 'module.deploy_project.aws_iam_role.codebuild' 'acme-worker-deploy'",
+        "terraform -chdir=OUT/infra/ci/worker import 'module.ecr_repository.aws_ecr_repository.this' 'acme/worker'",
+    ]
+
+
+@pytest.mark.parametrize("code", ["ResourceAlreadyExistsException", "BucketAlreadyOwnedByYou", "ParameterAlreadyExists"])
+def test_other_already_exists_codes_are_recognised(code):
+    text = _output("already_exists").replace("EntityAlreadyExists", code)
+    assert f"IAM Role acme-worker-deploy ({code})" in explain(text, "cd/worker")
+
+
+def test_a_bucket_name_taken_by_another_account_is_not_a_leftover():
+    text = _output("already_exists").replace("EntityAlreadyExists", "BucketAlreadyExists")
+    assert explain(text, "cd/worker") is None
+
+
 def test_unrecognised_failure_is_left_to_the_raw_output():
     assert explain("Error: something new", "ci/web") is None
 
