@@ -287,3 +287,27 @@ def test_a_read_only_output_folder_is_a_clear_error(org, apps, tmp_path):
     finally:
         (out / "infra/ci/web").chmod(0o755)
     assert _snapshot(out) == before
+
+
+def test_when_even_the_undo_fails_the_error_names_the_files_left_changed(org, apps, tmp_path, monkeypatch):
+    """Stand-in: from the last rename on, os.replace always fails, so the file already replaced cannot go back."""
+    import errno
+    import os
+
+    out = tmp_path / "out"
+    files = _changing_render(org, apps, out)
+    to_write = _to_write(files, out)
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) >= len(to_write):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(RenderError) as exc:
+        write_files(out, files)
+    monkeypatch.undo()
+    assert f"could not be put back as they were: {out / 'infra/cicd-common/main.tf'}. Render again." in str(exc.value)
+    assert not [p for p in out.rglob(".*") if p.is_file()]  # still no temporary file
+    assert not (out / "infra/ci/worker").exists()            # the new files and their folders went

@@ -179,10 +179,20 @@ def _put_back(replaced: list[tuple[Path, bytes | None]]) -> list[Path]:
             if old is None:
                 target.unlink()
             else:
-                os.replace(_stage(target, old), target)
+                _replace(target, old)
         except OSError:
             failed.append(target)
     return failed
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """Replace ``target`` with ``data`` in one step; on failure nothing changed and no temporary file is left."""
+    temporary = _stage(target, data)
+    try:
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -190,10 +200,4 @@ def write_text_atomically(path: Path, text: str) -> None:
 
     Raises OSError (nothing changed at ``path``) if it cannot be written.
     """
-    path = Path(path)
-    temporary = _stage(path, text.encode("utf-8"))
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    _replace(Path(path), text.encode("utf-8"))
