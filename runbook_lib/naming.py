@@ -179,6 +179,21 @@ SEMVER = _pattern(r"[0-9]+\.[0-9]+\.[0-9]+", "is not a version in the form X.Y.Z
 PROJECT_SUFFIXES = ("image", "manifests", "deploy")
 
 
+def deploy_role_name(cluster: str) -> str:
+    """The role the deploy-role module creates for a cluster, in the cluster's account."""
+    return f"{cluster}{DEPLOY_ROLE_SUFFIX}"
+
+
+def deploy_role_module_name(account: str, cluster: str) -> str:
+    """The common root's module block for a cluster's deploy role.
+
+    Terraform identifiers are written with '_' and in lowercase here, so names
+    that differ only in '-' against '_' or in case give the same module name;
+    the parameter rules refuse two clusters that would.
+    """
+    return f"deploy_role_{account}_{cluster}".replace("-", "_").lower()
+
+
 def default_manifest_path(stage: str, cluster: str) -> str:
     return f"{stage}/{cluster}.yaml"
 

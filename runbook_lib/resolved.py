@@ -43,7 +43,7 @@ class DeployTarget:
 
     @property
     def role_name(self) -> str:
-        return f"{self.cluster}{naming.DEPLOY_ROLE_SUFFIX}"
+        return naming.deploy_role_name(self.cluster)
 
     @property
     def role_arn(self) -> str:
@@ -51,7 +51,7 @@ class DeployTarget:
 
     @property
     def module_name(self) -> str:
-        return f"deploy_role_{self.account_name}_{self.cluster}".replace("-", "_").lower()
+        return naming.deploy_role_module_name(self.account_name, self.cluster)
 
 
 def provider_alias(org: Org, account_name: str, region: str) -> str:

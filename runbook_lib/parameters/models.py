@@ -36,7 +36,7 @@ EcrRepository = Annotated[str, _ruled(naming.ECR_REPOSITORY)]
 
 
 def _deploy_role_fits(cluster: str) -> str:
-    role = f"{cluster}{naming.DEPLOY_ROLE_SUFFIX}"
+    role = naming.deploy_role_name(cluster)
     if len(role) > naming.IAM_ROLE_NAME_MAX:
         raise ValueError(
             f"makes the deploy role name '{role}' {len(role)} characters long "

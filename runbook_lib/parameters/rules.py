@@ -42,6 +42,44 @@ def check_org(org: Org, file: str) -> list[ParameterIssue]:
             file, "state_bucket", org.state_bucket,
             "is the same as artifact_bucket (keep Terraform state apart from pipeline artifacts)",
         ))
+    return issues + _cluster_clashes(org, file)
+
+
+def _cluster_clashes(org: Org, file: str) -> list[ParameterIssue]:
+    """Two clusters that would get one module block in the common root, or one deploy role in one account.
+
+    Terraform refuses two module blocks with one name ("Duplicate module call"),
+    and IAM has one role per name in an account, whatever the region and the case.
+    """
+    issues: list[ParameterIssue] = []
+    modules: dict[str, tuple[str, str]] = {}            # module name -> (field, cluster) that gave it first
+    roles: dict[tuple[str, str], tuple[str, str]] = {}  # (account id, role name in lowercase) -> same
+    for account_name, account in org.accounts.workloads.items():
+        for k, cluster in enumerate(account.clusters):
+            field = f"accounts.workloads.{account_name}.clusters[{k}].name"
+            module = naming.deploy_role_module_name(account_name, cluster.name)
+            role = naming.deploy_role_name(cluster.name)
+            role_key = (account.id, role.lower())
+            clashes: dict[tuple[str, str], list[tuple[str, str]]] = {}   # earlier (field, cluster) -> [(what, reason)]
+            if module in modules:
+                clashes.setdefault(modules[module], []).append((
+                    f"the Terraform module name '{module}'",
+                    "module names turn '-' into '_' and ignore case",
+                ))
+            if role_key in roles:
+                clashes.setdefault(roles[role_key], []).append((
+                    f"the deploy role '{role}' in account '{account_name}'",
+                    "IAM role names are unique in an account whatever the region, ignoring case",
+                ))
+            for (other_field, other_cluster), found in clashes.items():
+                what = " and ".join(w for w, _ in found)
+                why = "; ".join(r for _, r in found)
+                issues.append(ParameterIssue(
+                    file, field, cluster.name,
+                    f"gives {what}, as {other_field} = {other_cluster!r} does ({why}); rename or remove one of the two",
+                ))
+            modules.setdefault(module, (field, cluster.name))
+            roles.setdefault(role_key, (field, cluster.name))
     return issues
 
 
