@@ -79,6 +79,18 @@ def _read_yaml(path: Path, file: str) -> tuple[object, list[ParameterIssue]]:
     return data, []
 
 
+def _foreign(model: type[BaseModel], data: dict, file: str, kind: str) -> list[ParameterIssue]:
+    """One issue for a file that has none of the model's fields (a kubeconfig given as org.yaml)."""
+    known = {info.alias or name for name, info in model.model_fields.items()}
+    if not data or known & set(data):
+        return []
+    return [ParameterIssue(
+        file, "", MISSING,
+        f"has none of the fields of {kind} parameters file (it has {len(data)} other top-level "
+        f"key{'' if len(data) == 1 else 's'}, not shown); is it the right file?",
+    )]
+
+
 def read_yaml(path: str | Path, label: str | None = None) -> dict:
     """A parameters file as a dict; unreadable files raise ParameterError."""
     data, issues = _read_yaml(Path(path), label or str(path))
@@ -100,7 +112,9 @@ def _validate(model: type[M], data: dict, file: str, context: dict | None = None
                 loc, value = (*loc, ctx["field"]), ctx["value"]
             if loc and loc[-1] == "[key]":
                 value = loc[-2]
-            issues.append(ParameterIssue(file, field_path(loc), value, _rule(error, model, loc)))
+            # A field we do not know may hold anything (a Docker config.json's credentials): never shown.
+            conceal = error["type"] == "extra_forbidden"
+            issues.append(ParameterIssue(file, field_path(loc), value, _rule(error, model, loc), conceal))
         return None, issues
 
 
@@ -114,6 +128,9 @@ def load_org(path: str | Path, label: str | None = None) -> Org:
     data, issues = _read_yaml(path, file)
     if issues:
         raise ParameterError(issues)
+    foreign = _foreign(Org, data, file, "an organization")
+    if foreign:
+        raise ParameterError(foreign)
     org, issues = _validate(Org, data, file)
     if org is not None:
         issues = check_org(org, file)
@@ -134,6 +151,9 @@ def load_app(path: str | Path, org: Org, org_path: str | Path = "org.yaml", labe
 
 def validate_app_data(data: dict, org: Org, file: str, org_path: str | Path = "org.yaml") -> App:
     """Validate application parameters already read (from a file or a form)."""
+    foreign = _foreign(App, data, file, "an application")
+    if foreign:
+        raise ParameterError(foreign)
     app, issues = _validate(App, data, file, {"org": org, "org_file": str(org_path)})
     issues += check_app(data, org, file)
     if issues:

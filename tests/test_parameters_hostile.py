@@ -1,0 +1,143 @@
+"""Hostile parameters files: reading is bounded, messages are short and never show a secret.
+
+Found by a hostile review: an alias bomb ran out of memory, a 50 MB value was
+echoed whole, deep nesting raised RecursionError, a Docker config.json given as
+org.yaml printed its credentials, keys that are not text raised AttributeError,
+and a carriage return went into the HCL. Each case here ends in a
+ParameterError, or through ``runbook render`` in exit code 2 with nothing
+written. Only messages are asserted, not time (these run in well under a second).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from runbook_lib.cli import main
+from runbook_lib.errors import LISTED_MAX, SHOWN_MAX, ParameterError
+from runbook_lib.parameters import load_org
+
+ROOT = Path(__file__).resolve().parents[1]
+ORG = ROOT / "parameters" / "org.yaml"
+WEB = ROOT / "parameters" / "apps" / "web.yaml"
+HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
+
+# A message about one bad file, however big the file, stays about this short.
+SHORT_MESSAGE = 600
+
+
+def org_error(path: Path) -> ParameterError:
+    with pytest.raises(ParameterError) as info:
+        load_org(path)
+    return info.value
+
+
+def render(capsys, tmp_path: Path, org: Path, app: Path | None = None, out: Path | None = None) -> tuple[int, str]:
+    """``runbook render`` in-process: its exit code and everything it printed."""
+    out = out or tmp_path / "build"
+    code = main(["render", "--org", str(org), *(["--app", str(app)] if app else []), "--out", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def org_text(**replace: str) -> str:
+    text = ORG.read_text(encoding="utf-8")
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text
+
+
+# --- long values are cut ---------------------------------------------------------------------
+
+
+def test_long_value_is_cut_in_the_message(tmp_path, capsys):
+    path = tmp_path / "org.yaml"
+    path.write_text(org_text(**{"namespace: acme": "namespace: " + "a" * 900_000}), encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    shown = "'" + "a" * SHOWN_MAX + "'... (900,000 characters)"
+    assert f"namespace = {shown} is not a valid name here" in output
+    assert "a" * (SHOWN_MAX + 1) not in output
+    assert len(output) < SHORT_MESSAGE
+
+
+def test_message_lists_the_first_issues_and_counts_the_rest(tmp_path):
+    path = tmp_path / "org.yaml"
+    path.write_text(org_text() + "".join(f"extra_{i}: x\n" for i in range(LISTED_MAX + 20)), encoding="utf-8")
+    error = org_error(path)
+    lines = str(error).splitlines()
+    assert len(error.issues) == LISTED_MAX + 20
+    assert lines[0] == f"{LISTED_MAX + 20} problems in the parameters:"
+    assert len(lines) == 1 + LISTED_MAX + 1
+    assert lines[-1] == "  ... and 20 more problems (fix these first)"
+
+
+# --- credentials in a file given by mistake ---------------------------------------------------
+
+DOCKER_SECRETS = [
+    "ZmFrZS11c2VyOmdocF9GQUtFVE9LRU4wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw",
+    "ZmFrZS11c2VyOmRja3JfcGF0X0ZBS0VUT0tFTjAwMDAwMDAwMDA=",
+    "fake-identity-token-0000000000000000",
+    "fake-header-token-0000000000",
+    "fake-desktop-helper",
+]
+KUBE_SECRETS = [
+    "fake-kube-bearer-token-0000000000000000",
+    "RkFLRS1DTElFTlQtS0VZLTAwMDAwMDAwMDAwMDAw",
+    "RkFLRS1DQS1EQVRBLTAwMDAwMDAwMDAwMDAwMDA=",
+    "fake-aws-secret-key-0000000000000000",
+]
+
+
+@pytest.mark.parametrize("name, secrets, keys", [
+    ("docker-config.json", DOCKER_SECRETS, 3),
+    ("kubeconfig.yaml", KUBE_SECRETS, 7),
+])
+@pytest.mark.parametrize("given_as", ["org", "app"])
+def test_credentials_file_given_as_parameters_shows_no_secret(tmp_path, capsys, name, secrets, keys, given_as):
+    path = HOSTILE / name
+    for secret in secrets:
+        assert secret in path.read_text(encoding="utf-8")
+
+    if given_as == "org":
+        code, output = render(capsys, tmp_path, path)
+        kind = "an organization"
+    else:
+        code, output = render(capsys, tmp_path, ORG, path)
+        kind = "an application"
+
+    assert code == 2
+    assert (f"{path}: has none of the fields of {kind} parameters file (it has {keys} other top-level keys, "
+            "not shown); is it the right file?") in output
+    for secret in secrets:
+        assert secret not in output
+    assert not (tmp_path / "build").exists()
+
+
+def test_credentials_beside_real_fields_are_never_shown(tmp_path, capsys):
+    """Unknown fields show no value at all; a known field of the wrong type shows its kind and size."""
+    docker = (HOSTILE / "docker-config.json").read_text(encoding="utf-8")
+    kube = yaml.safe_load((HOSTILE / "kubeconfig.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "org.yaml"
+    path.write_text(
+        org_text(**{"  owner: platform\n": "  owner: platform\n  registry: " + docker.replace("\n", " ") + "\n"})
+        + "auths: " + docker.replace("\n", " ") + "\n"
+        + "users: " + yaml.safe_dump(kube["users"], default_flow_style=True)
+        + "kube_token: " + kube["users"][0]["user"]["token"] + "\n",
+        encoding="utf-8",
+    )
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    assert f"{path}: tags.registry = <mapping of 3 keys> must be a string" in output
+    assert f"{path}: auths = <mapping of 3 keys> is not a known field here" in output
+    assert f"{path}: users = <list of 2 items> is not a known field here" in output
+    assert f"{path}: kube_token = <text of 39 characters> is not a known field here" in output
+    for secret in DOCKER_SECRETS + KUBE_SECRETS:
+        assert secret not in output
