@@ -45,7 +45,10 @@ APPS = sorted((ROOT / "parameters" / "apps").glob("*.yaml"))
 # Rules that concern a whole file rather than one field in it.
 WHOLE_FILE_RULES = (
     "does not exist or is not a file",
+    "cannot be read",
+    "is larger than",
     "is not valid YAML at",
+    "is refused at",
     "is not UTF-8 text",
     "must hold a YAML mapping of fields at the top level",
     "has none of the fields of",
@@ -292,7 +295,7 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 RENDER_CASES = ["org_bucket_double_dot", "org_several_field_problems", "app_stage_names_repeat", "app_several_field_problems",
-                "org_cluster_module_name_across_accounts", "org_is_a_kubeconfig"]
+                "org_cluster_module_name_across_accounts", "app_yaml_alias", "org_is_a_kubeconfig"]
 
 
 @pytest.mark.parametrize("name", RENDER_CASES)

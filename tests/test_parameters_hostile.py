@@ -18,6 +18,7 @@ import yaml
 from runbook_lib.cli import main
 from runbook_lib.errors import LISTED_MAX, SHOWN_MAX, ParameterError
 from runbook_lib.parameters import load_org
+from runbook_lib.parameters.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = ROOT / "parameters" / "org.yaml"
@@ -48,6 +49,110 @@ def org_text(**replace: str) -> str:
         assert old in text
         text = text.replace(old, new, 1)
     return text
+
+
+# --- size, aliases, depth, number of values ----------------------------------------------
+
+
+def test_file_over_the_size_limit_is_refused_before_parsing(tmp_path, capsys):
+    path = tmp_path / "org.yaml"
+    path.write_text('namespace: "' + "A" * 50_000_000 + '"\n', encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    assert f"{path}: is larger than {MAX_FILE_BYTES:,} bytes, the most a parameters file may be" in output
+    assert "AAAAAAAAAA" not in output
+    assert len(output) < SHORT_MESSAGE
+    assert not (tmp_path / "build").exists()
+
+
+def test_file_at_the_size_limit_is_read(tmp_path):
+    path = tmp_path / "org.yaml"
+    text = ORG.read_text(encoding="utf-8")
+    path.write_text(text + "#" * (MAX_FILE_BYTES - len(text.encode("utf-8"))), encoding="utf-8")
+    assert path.stat().st_size == MAX_FILE_BYTES
+    load_org(path)
+    path.write_text(path.read_text(encoding="utf-8") + "#", encoding="utf-8")
+    [issue] = org_error(path).issues
+    assert issue.rule.startswith("is larger than")
+
+
+def billion_laughs() -> str:
+    lines = ['lol0: &lol0 "lol"']
+    for level in range(1, 10):
+        lines.append(f"lol{level}: &lol{level} [" + ", ".join([f"*lol{level - 1}"] * 10) + "]")
+    return "\n".join(lines) + "\nnamespace: *lol9\n"
+
+
+def test_alias_bomb_is_refused_at_its_first_alias(tmp_path, capsys):
+    path = tmp_path / "org.yaml"
+    path.write_text(billion_laughs(), encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    assert f"{path}: is refused at line 2, column 14: it uses the YAML alias '*lol0'; parameters files take no aliases" in output
+    assert len(output) < SHORT_MESSAGE
+
+
+def test_shipped_files_use_no_alias():
+    """Refusing aliases costs nothing: the examples and the corpus's good files have none."""
+    files = [ORG, *sorted((ROOT / "parameters" / "apps").glob("*.yaml")),
+             *sorted((Path(__file__).parent / "fixtures" / "bad_params" / "support").glob("*.yaml"))]
+    for path in files:
+        events = yaml.parse(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        assert not any(isinstance(event, yaml.AliasEvent) for event in events), path
+
+
+@pytest.mark.parametrize("shape", ["flow", "block"])
+def test_deep_nesting_is_refused(tmp_path, capsys, shape):
+    path = tmp_path / "org.yaml"
+    if shape == "flow":
+        path.write_text("namespace: " + "[" * 20_000 + "]" * 20_000 + "\n", encoding="utf-8")
+    else:
+        path.write_text("".join("  " * i + f"k{i}:\n" for i in range(600)) + "  " * 600 + "x\n", encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    assert f"it nests values more than {MAX_DEPTH} levels deep" in output
+    assert "RecursionError" not in output
+    assert len(output) < SHORT_MESSAGE
+
+
+def test_nesting_up_to_the_limit_is_read(tmp_path):
+    """MAX_DEPTH levels are read (the file is then wrong for other reasons); one more is refused."""
+    path = tmp_path / "org.yaml"
+    # the top-level mapping is one level, the scalar at the bottom another
+    path.write_text("x: " + "[" * (MAX_DEPTH - 2) + "1" + "]" * (MAX_DEPTH - 2) + "\n", encoding="utf-8")
+    assert "refused" not in str(org_error(path))
+    path.write_text("x: " + "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1) + "\n", encoding="utf-8")
+    assert "levels deep" in str(org_error(path))
+
+
+def test_too_many_values_are_refused(tmp_path, capsys):
+    path = tmp_path / "org.yaml"
+    path.write_text("namespace: acme\nitems:\n" + "".join(f"  - item{i}\n" for i in range(3 * MAX_VALUES)), encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    assert f"it holds more than {MAX_VALUES:,} values" in output
+    assert len(output) < SHORT_MESSAGE
+
+
+@pytest.mark.parametrize("value, kind", [("9" * 5000, "number"), ("2024-02-30", "date")])
+def test_value_the_yaml_library_cannot_build_is_reported(tmp_path, capsys, value, kind):
+    path = tmp_path / "org.yaml"
+    path.write_text(f"namespace: {value}\n", encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, path)
+
+    assert code == 2
+    assert f"YAML takes it for a {kind} and it is not a valid one; quote it to keep it as text" in output
+    assert "Traceback" not in output
+    assert len(output) < SHORT_MESSAGE
 
 
 # --- long values are cut ---------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Read parameters files and turn every problem into a :class:`ParameterIssue`."""
+"""Read parameters files and turn every problem into a :class:`ParameterIssue`.
+
+A parameters file can be anything a user points at, so reading one is bounded:
+at most MAX_FILE_BYTES, read before any parsing; no YAML aliases (none of the
+shipped files needs one, and they are how a small file expands to gigabytes);
+at most MAX_DEPTH levels of nesting and MAX_VALUES values.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,15 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import MISSING, ParameterError, ParameterIssue
+from ..errors import MISSING, SHOWN_MAX, ParameterError, ParameterIssue, describe, printable
 from .models import App, Org
 from .rules import check_app, check_org
 
 M = TypeVar("M", bound=BaseModel)
+
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 20      # the shipped files nest 7 levels deep at most
+MAX_VALUES = 10_000  # the shipped files hold under 100 values each
 
 
 def field_path(loc: tuple) -> str:
@@ -47,31 +57,104 @@ def _rule(error: dict, model: type[BaseModel], loc: tuple) -> str:
     return error["msg"][0].lower() + error["msg"][1:]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice in one mapping (YAML forbids it)."""
+class _Refused(yaml.YAMLError):
+    """Valid YAML this loader does not take (an alias, too deep, too many values); ``mark`` says where."""
+
+    def __init__(self, rule: str, mark):
+        super().__init__(rule)
+        self.rule, self.mark = rule, mark
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader with bounds, that refuses a key given twice in one mapping (YAML forbids it)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._values = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(
+                f"uses the YAML alias '*{printable(event.anchor)}'; parameters files take no aliases "
+                "(write the value out in full)", event.start_mark,
+            )
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise _Refused(
+                f"holds more than {MAX_VALUES:,} values, far more than a parameters file needs "
+                "(is it the right file?)", self.peek_event().start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(
+                    f"nests values more than {MAX_DEPTH} levels deep, far more than a parameters file needs",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError):  # a date like 2020-13-01, an integer of 5,000 digits
+            kind = {"int": "number", "timestamp": "date"}.get(node.tag.rsplit(":", 1)[-1], "value")
+            raise yaml.constructor.ConstructorError(
+                None, None,
+                f"cannot read the value {describe(node.value)}: YAML takes it for a {kind} and it is not a valid one; "
+                "quote it to keep it as text",
+                node.start_mark,
+            ) from None
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a list or a mapping is used as a key (keys are names)", key_node.start_mark,
+                ) from None
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {key!r} is given twice (first on line {seen[key] + 1})", key_node.start_mark,
+                    None, None, f"the key {describe(key)} is given twice (first on line {seen[key] + 1})",
+                    key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
+
+
+def _at(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
 
 
 def _read_yaml(path: Path, file: str) -> tuple[object, list[ParameterIssue]]:
     if not path.is_file():
         return None, [ParameterIssue(file, "", MISSING, "does not exist or is not a file")]
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, [ParameterIssue(file, "", MISSING, f"cannot be read: {exc.strerror}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [ParameterIssue(
+            file, "", MISSING,
+            f"is larger than {MAX_FILE_BYTES:,} bytes, the most a parameters file may be (is it the right file?)",
+        )]
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_Loader)
+    except _Refused as exc:
+        return None, [ParameterIssue(file, "", MISSING, f"is refused at {_at(exc.mark)}: it {exc.rule}")]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = getattr(exc, "problem", None) or str(exc)
-        return None, [ParameterIssue(file, "", MISSING, f"is not valid YAML at {where}: {problem}")]
+        where = _at(getattr(exc, "problem_mark", None))
+        # The parser's sentence quotes the file (a character, a tag): escaped, and cut
+        # long enough to keep the sentence around a value that describe() has cut.
+        return None, [ParameterIssue(file, "", MISSING, f"is not valid YAML at {where}: {printable(problem, 3 * SHOWN_MAX)}")]
     except UnicodeDecodeError:
         return None, [ParameterIssue(file, "", MISSING, "is not UTF-8 text")]
     if not isinstance(data, dict):
