@@ -194,6 +194,18 @@ def deploy_role_module_name(account: str, cluster: str) -> str:
     return f"deploy_role_{account}_{cluster}".replace("-", "_").lower()
 
 
+# Control characters: C0 (tab, line feed, carriage return, escape...), DEL, C1,
+# and the Unicode line and paragraph separators. No parameter value needs one, and
+# each would break, or change the meaning of, the HCL and YAML written from it.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_character(text: str) -> tuple[int, str] | None:
+    """The position and the first control character in ``text``, or None."""
+    found = _CONTROL_CHARACTER.search(text)
+    return (found.start(), found.group()) if found else None
+
+
 def default_manifest_path(stage: str, cluster: str) -> str:
     return f"{stage}/{cluster}.yaml"
 

@@ -295,7 +295,8 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 RENDER_CASES = ["org_bucket_double_dot", "org_several_field_problems", "app_stage_names_repeat", "app_several_field_problems",
-                "org_cluster_module_name_across_accounts", "app_yaml_alias", "org_is_a_kubeconfig"]
+                "org_cluster_module_name_across_accounts", "app_deploy_env_var_value_carriage_return",
+                "app_deploy_env_var_key_integer", "app_yaml_alias", "org_is_a_kubeconfig"]
 
 
 @pytest.mark.parametrize("name", RENDER_CASES)

@@ -17,7 +17,7 @@ import yaml
 
 from runbook_lib.cli import main
 from runbook_lib.errors import LISTED_MAX, SHOWN_MAX, ParameterError
-from runbook_lib.parameters import load_org
+from runbook_lib.parameters import load_app, load_org
 from runbook_lib.parameters.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,6 +171,20 @@ def test_long_value_is_cut_in_the_message(tmp_path, capsys):
     assert len(output) < SHORT_MESSAGE
 
 
+def test_control_character_deep_in_a_long_value_is_located(tmp_path):
+    value = "x" * 4000 + "\r" + "y" * 1000
+    path = tmp_path / "web.yaml"
+    path.write_text(WEB.read_text(encoding="utf-8").replace("LOG_LEVEL: info", f'LOG_LEVEL: "{value}"'.replace("\r", "\\r")),
+                    encoding="utf-8")
+    with pytest.raises(ParameterError) as info:
+        load_app(path, load_org(ORG), ORG)
+    [issue] = info.value.issues
+    assert str(issue) == (
+        f"{path}: deploy_env_vars.LOG_LEVEL = '{'x' * SHOWN_MAX}'... (5,001 characters) holds the control "
+        "character '\\r' (U+000D) at character 4001; text in a parameters file stays on one line, without control characters"
+    )
+
+
 def test_message_lists_the_first_issues_and_counts_the_rest(tmp_path):
     path = tmp_path / "org.yaml"
     path.write_text(org_text() + "".join(f"extra_{i}: x\n" for i in range(LISTED_MAX + 20)), encoding="utf-8")
@@ -246,3 +260,20 @@ def test_credentials_beside_real_fields_are_never_shown(tmp_path, capsys):
     assert f"{path}: kube_token = <text of 39 characters> is not a known field here" in output
     for secret in DOCKER_SECRETS + KUBE_SECRETS:
         assert secret not in output
+
+
+# --- keys that are not text -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, shown", [("1", "1"), ("~", "None"), ("yes", "True"), ("1.5", "1.5")])
+def test_env_var_key_that_is_not_text_is_an_issue_not_a_traceback(tmp_path, capsys, key, shown):
+    path = tmp_path / "web.yaml"
+    path.write_text(WEB.read_text(encoding="utf-8").replace("  LOG_LEVEL: info", f"  LOG_LEVEL: info\n  {key}: x"),
+                    encoding="utf-8")
+
+    code, output = render(capsys, tmp_path, ORG, path)
+
+    assert code == 2
+    assert f"{path}: deploy_env_vars (key) = {shown} is " in output
+    assert "but keys are names: quote it" in output
+    assert "Traceback" not in output

@@ -3,7 +3,9 @@
 A parameters file can be anything a user points at, so reading one is bounded:
 at most MAX_FILE_BYTES, read before any parsing; no YAML aliases (none of the
 shipped files needs one, and they are how a small file expands to gigabytes);
-at most MAX_DEPTH levels of nesting and MAX_VALUES values.
+at most MAX_DEPTH levels of nesting and MAX_VALUES values. Every key must be
+text and no text may hold a control character, checked on the whole file before
+the models see it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .. import naming
 from ..errors import MISSING, SHOWN_MAX, ParameterError, ParameterIssue, describe, printable
 from .models import App, Org
 from .rules import check_app, check_org
@@ -162,6 +165,59 @@ def _read_yaml(path: Path, file: str) -> tuple[object, list[ParameterIssue]]:
     return data, []
 
 
+def _key_kind(key: object) -> str:
+    if isinstance(key, bool):
+        return "a boolean (YAML reads yes, no, on, off, true and false so)"
+    if isinstance(key, (int, float)):
+        return "a number"
+    if key is None:
+        return "null (YAML reads ~, null and nothing so)"
+    return f"a {type(key).__name__}"
+
+
+def _screen(data: dict, file: str) -> tuple[dict, list[ParameterIssue]]:
+    """Every key must be text, and no text may hold a control character, anywhere in the file.
+
+    Returns the data without the keys that are not text (later passes read keys
+    as names), and one issue per broken rule. Field paths are written as
+    :func:`field_path` writes them, so callers can drop later issues about the
+    same field.
+    """
+    issues: list[ParameterIssue] = []
+
+    def check_text(text: str, field: str) -> None:
+        found = naming.control_character(text)
+        if found:
+            position, character = found
+            issues.append(ParameterIssue(
+                file, field, text,
+                f"holds the control character {character!r} (U+{ord(character):04X}) at character {position + 1}; "
+                "text in a parameters file stays on one line, without control characters",
+            ))
+
+    def visit(value: object, path: str) -> object:
+        if isinstance(value, dict):
+            kept = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    issues.append(ParameterIssue(
+                        file, f"{path} (key)" if path else "(top-level key)", key,
+                        f"is {_key_kind(key)}, but keys are names: quote it",
+                    ))
+                    continue
+                where = f"{path}.{key}" if path else key
+                check_text(key, f"{where} (key)")
+                kept[key] = visit(item, where)
+            return kept
+        if isinstance(value, list):
+            return [visit(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if isinstance(value, str):
+            check_text(value, path)
+        return value
+
+    return visit(data, ""), issues
+
+
 def _foreign(model: type[BaseModel], data: dict, file: str, kind: str) -> list[ParameterIssue]:
     """One issue for a file that has none of the model's fields (a kubeconfig given as org.yaml)."""
     known = {info.alias or name for name, info in model.model_fields.items()}
@@ -172,6 +228,12 @@ def _foreign(model: type[BaseModel], data: dict, file: str, kind: str) -> list[P
         f"has none of the fields of {kind} parameters file (it has {len(data)} other top-level "
         f"key{'' if len(data) == 1 else 's'}, not shown); is it the right file?",
     )]
+
+
+def _after(first: list[ParameterIssue], later: list[ParameterIssue]) -> list[ParameterIssue]:
+    """``first`` and then the ``later`` issues about other fields (one problem, one issue)."""
+    fields = {issue.field for issue in first}
+    return first + [issue for issue in later if issue.field not in fields]
 
 
 def read_yaml(path: str | Path, label: str | None = None) -> dict:
@@ -214,9 +276,11 @@ def load_org(path: str | Path, label: str | None = None) -> Org:
     foreign = _foreign(Org, data, file, "an organization")
     if foreign:
         raise ParameterError(foreign)
+    data, screened = _screen(data, file)
     org, issues = _validate(Org, data, file)
     if org is not None:
         issues = check_org(org, file)
+    issues = _after(screened, issues)
     if issues:
         raise ParameterError(issues)
     return org
@@ -237,8 +301,9 @@ def validate_app_data(data: dict, org: Org, file: str, org_path: str | Path = "o
     foreign = _foreign(App, data, file, "an application")
     if foreign:
         raise ParameterError(foreign)
+    data, screened = _screen(data, file)
     app, issues = _validate(App, data, file, {"org": org, "org_file": str(org_path)})
-    issues += check_app(data, org, file)
+    issues = _after(screened, issues + check_app(data, org, file))
     if issues:
         raise ParameterError(issues)
     return app
