@@ -10,6 +10,7 @@ written. Only messages are asserted, not time (these run in well under a second)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,13 @@ import yaml
 
 from runbook_lib.cli import main
 from runbook_lib.errors import LISTED_MAX, SHOWN_MAX, ParameterError
-from runbook_lib.parameters import load_app, load_org
+from runbook_lib.parameters import load_app, load_apps, load_org
 from runbook_lib.parameters.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = ROOT / "parameters" / "org.yaml"
 WEB = ROOT / "parameters" / "apps" / "web.yaml"
+WORKER = ROOT / "parameters" / "apps" / "worker.yaml"
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
 
 # A message about one bad file, however big the file, stays about this short.
@@ -277,3 +279,49 @@ def test_env_var_key_that_is_not_text_is_an_issue_not_a_traceback(tmp_path, caps
     assert f"{path}: deploy_env_vars (key) = {shown} is " in output
     assert "but keys are names: quote it" in output
     assert "Traceback" not in output
+
+
+# --- applications sharing a repository --------------------------------------------------------
+
+
+def shared(tmp_path: Path, field: str, value: str) -> Path:
+    path = tmp_path / "worker.yaml"
+    text = WORKER.read_text(encoding="utf-8")
+    path.write_text(re.sub(rf"^{field}: .*$", f"{field}: {value}", text, count=1, flags=re.M), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("field, kind, value, shown", [
+    ("manifests_repository", "manifests", "acme-co/web-manifests", "acme-co/web-manifests"),
+    ("manifests_repository", "manifests", "Acme-Co/Web-Manifests", "Acme-Co/Web-Manifests"),
+    ("source_repository", "source", "acme-co/web", "acme-co/web"),
+])
+def test_apps_loaded_together_may_not_share_a_repository(tmp_path, field, kind, value, shown):
+    worker = shared(tmp_path, field, value)
+    org = load_org(ORG)
+    load_app(worker, org, ORG)  # fine alone
+
+    with pytest.raises(ParameterError) as info:
+        load_apps([WEB, worker], org, ORG)
+
+    [issue] = info.value.issues
+    assert str(issue) == (
+        f"{worker}: {field} = {shown!r} is already the {kind} repository of application 'web' ({WEB}); "
+        f"application 'worker' needs its own, or its {kind} buildspec would overwrite the other's"
+    )
+
+
+@pytest.mark.xfail(strict=True, reason="needs the application in the rendered file's header (render/__init__.py, "
+                                       "render/files.py), outside the parameters package")
+def test_render_does_not_overwrite_another_apps_manifests_buildspec(tmp_path, capsys):
+    worker = shared(tmp_path, "manifests_repository", "acme-co/web-manifests")
+    out = tmp_path / "build"
+    buildspec = out / "repositories" / "acme-co" / "web-manifests" / "codebuild" / "manifests.yml"
+    assert render(capsys, tmp_path, ORG, WEB, out)[0] == 0
+    before = buildspec.read_bytes()
+
+    code, output = render(capsys, tmp_path, ORG, worker, out)
+
+    assert code == 2
+    assert "web" in output and "worker" in output
+    assert buildspec.read_bytes() == before

@@ -313,6 +313,10 @@ def load_apps(paths: list[str | Path], org: Org, org_path: str | Path = "org.yam
     """Load several application files, reporting the issues of all of them together."""
     apps, issues = [], []
     names: dict[str, str] = {}
+    # An application's buildspecs are written into its source and manifests
+    # repositories at fixed paths: two applications sharing one repository
+    # would overwrite each other's buildspec there (and in the render folder).
+    repositories: dict[tuple[str, str], tuple[str, str]] = {}   # (field, owner/name lowercased) -> (app, file)
     for path in paths:
         try:
             app = load_app(path, org, org_path)
@@ -323,7 +327,19 @@ def load_apps(paths: list[str | Path], org: Org, org_path: str | Path = "org.yam
             issues.append(ParameterIssue(str(path), "name", app.name, f"is already the name of the application in {names[app.name]}"))
             continue
         names[app.name] = str(path)
-        apps.append(app)
+        shares = False
+        for field, kind in (("source_repository", "source"), ("manifests_repository", "manifests")):
+            repository = getattr(app, field)
+            other = repositories.setdefault((field, repository.lower()), (app.name, str(path)))
+            if other[0] != app.name:
+                shares = True
+                issues.append(ParameterIssue(
+                    str(path), field, repository,
+                    f"is already the {kind} repository of application '{other[0]}' ({other[1]}); application "
+                    f"'{app.name}' needs its own, or its {kind} buildspec would overwrite the other's",
+                ))
+        if not shares:
+            apps.append(app)
     if issues:
         raise ParameterError(issues)
     return apps
