@@ -10,6 +10,7 @@ written. Only messages are asserted, not time (these run in well under a second)
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from runbook_lib.cli import main
 from runbook_lib.errors import LISTED_MAX, SHOWN_MAX, ParameterError
 from runbook_lib.parameters import load_app, load_apps, load_org
 from runbook_lib.parameters.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
+from runbook_lib.render import render_roots
+from runbook_lib.targets import make_target
 
 ROOT = Path(__file__).resolve().parents[1]
 ORG = ROOT / "parameters" / "org.yaml"
@@ -325,3 +328,48 @@ def test_render_does_not_overwrite_another_apps_manifests_buildspec(tmp_path, ca
     assert code == 2
     assert "web" in output and "worker" in output
     assert buildspec.read_bytes() == before
+
+
+# --- the clash rule agrees with the names the renderer writes ---------------------------------
+
+CLUSTER_NAMES = ["c", "C", "b-c", "b_c", "a-b-c"]
+ACCOUNTS = {"a": "222222222222", "a-b": "333333333333"}
+
+
+def org_with(clusters: list[tuple[str, str, str | None]]) -> dict:
+    data = yaml.safe_load(ORG.read_text(encoding="utf-8"))
+    data["accounts"]["workloads"] = {name: {"id": ident, "clusters": []} for name, ident in ACCOUNTS.items()}
+    for account, cluster, region in clusters:
+        data["accounts"]["workloads"][account]["clusters"].append({"name": cluster, **({"region": region} if region else {})})
+    return data
+
+
+def test_clash_rule_refuses_exactly_the_orgs_the_renderer_cannot_write(tmp_path):
+    """Every pair of clusters: accepted orgs render unique module and role names, refused ones would not."""
+    target = make_target("live")
+    choices = list(itertools.product(ACCOUNTS, CLUSTER_NAMES, [None, "us-west-2"]))
+    path = tmp_path / "org.yaml"
+    accepted = refused = 0
+    for first, second in itertools.combinations(choices, 2):
+        data = org_with([first, second])
+        for name in ACCOUNTS:  # an account without clusters is a different rule
+            if not data["accounts"]["workloads"][name]["clusters"]:
+                data["accounts"]["workloads"][name]["clusters"].append({"name": f"only-{name}"})
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        clusters = [(a, c["name"]) for a, acc in data["accounts"]["workloads"].items() for c in acc["clusters"]]
+        roles = [(ACCOUNTS[a], f"{c}-deploy".lower()) for a, c in clusters]
+        try:
+            org = load_org(path)
+        except ParameterError as error:
+            refused += 1
+            assert all("gives the Terraform module name" in str(issue) for issue in error.issues), str(error)
+            modules = [f"deploy_role_{a}_{c}".replace("-", "_").lower() for a, c in clusters]
+            assert len(set(modules)) < len(modules) or len(set(roles)) < len(roles), str(error)
+            continue
+        accepted += 1
+        main_tf = render_roots(org, None, target)[0].files["main.tf"]
+        modules = re.findall(r'^module "(deploy_role_[^"]+)"', main_tf, flags=re.M)
+        assert len(modules) == len(clusters)
+        assert len(set(modules)) == len(modules), main_tf
+        assert len(set(roles)) == len(roles)
+    assert accepted and refused
