@@ -72,7 +72,10 @@ class LiveClients:
 
 
 class SandboxClients:
-    """The embedded emulator: loopback endpoint only, accounts reached by assume-role like live."""
+    """The embedded emulator: loopback endpoint only, accounts reached by assume-role like live.
+
+    Its clients come from ``SandboxSessions``, so they use no proxy.
+    """
 
     def __init__(self, endpoint: str, region: str, role_name: str):
         from ..sandbox.clients import SandboxSessions
@@ -84,5 +87,4 @@ class SandboxClients:
         return feature not in NOT_EMULATED_IN_SANDBOX
 
     def client(self, service: str, account_id: str, region: str | None = None):
-        return self._sessions.session(account_id).client(
-            service, endpoint_url=self._sessions.endpoint, region_name=region or self.region, config=RETRIES)
+        return self._sessions.client(service, account_id, region, config=RETRIES)

@@ -36,8 +36,11 @@ class Sandbox:
     log: str
 
     def answers(self, timeout: float = 2.0) -> bool:
+        """Whether the emulator answers at ``url``, asked directly (never through a proxy)."""
+        # urllib goes through HTTP_PROXY and friends unless given a ProxyHandler that names no proxy.
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=timeout) as resp:
+            with direct.open(f"{require_loopback(self.url)}/moto-api/", timeout=timeout) as resp:
                 return resp.status == 200
         except (urllib.error.URLError, OSError):
             return False
