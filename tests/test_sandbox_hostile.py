@@ -1,20 +1,28 @@
-"""The sandbox in a hostile environment: proxies.
+"""The sandbox in a hostile environment: proxies, a stale or edited sandbox.json.
 
-Every sandbox call must stay on loopback, whatever the proxy variables say. The
-tests use real sandboxes (moto in server mode), real boto3 and real listening sockets.
+Every sandbox call must stay on loopback; a state file is trusted only as far as
+it can be checked. The tests use real sandboxes (moto in server mode), real boto3
+and real listening sockets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import subprocess
+import sys
 import threading
+import time
 
+import psutil
 import pytest
 
 from runbook_lib.checks import run_checks
 from runbook_lib.checks.result import Status
 from runbook_lib.checks.sessions import SandboxClients
+from runbook_lib.cli import main as cli_main
+from runbook_lib.errors import SandboxError
 from runbook_lib.sandbox import server
 from runbook_lib.sandbox.clients import sandbox_env
 from runbook_lib.sandbox.seed import seed
@@ -72,6 +80,28 @@ def listening(host: str, port: int = 0):
         listener.close()
 
 
+# Every socket.connect this process makes while a watch is on (Python's audit events, not a mock).
+_connects: list | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "socket.connect" and _connects is not None:
+        _connects.append(args[1])
+
+
+sys.addaudithook(_audit)
+
+
+@contextlib.contextmanager
+def watching_connects():
+    global _connects
+    _connects = []
+    try:
+        yield _connects
+    finally:
+        _connects = None
+
+
 def _aws_checks_pass(org, url: str) -> None:
     """Seed the sandbox, run the preflight checks through SandboxClients: every AWS check passes."""
     seed(org, url)
@@ -82,6 +112,12 @@ def _aws_checks_pass(org, url: str) -> None:
     assert all(r.status is Status.PASS for r in results), [(r.id, r.status, r.found) for r in results]
     eks = clients.client("eks", STAGING, "us-west-2")
     assert eks.describe_cluster(name="acme-staging-west")["cluster"]["status"] == "ACTIVE"
+
+
+def _write_state(directory, **state) -> str:
+    text = json.dumps(state)
+    (directory / "sandbox.json").write_text(text)
+    return text
 
 
 # -- 1. proxies ---------------------------------------------------------------------------------------------
@@ -113,3 +149,106 @@ def test_terraform_never_proxies_the_sandbox(monkeypatch):
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.delenv("no_proxy")
     assert sandbox_env()["no_proxy"] == "127.0.0.1,localhost"
+
+
+# -- 2. a stale or edited sandbox.json ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plain_sandbox(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("plain-sandbox")
+    running = server.start(directory=directory)
+    yield running
+    server.stop(directory)
+
+
+def test_stop_kills_nothing_when_the_file_names_an_unrelated_process(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        _write_state(tmp_path, pid=sleeper.pid, port=5000, url="http://127.0.0.1:5000", log="x")
+        assert server.status(tmp_path) is None
+        with pytest.raises(SandboxError, match=f"was stale: pid {sleeper.pid} is not the sandbox server on port 5000"):
+            server.stop(tmp_path)
+        time.sleep(0.3)
+        assert sleeper.poll() is None, "stop signalled a process that is not the sandbox"
+        assert not (tmp_path / "sandbox.json").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_file_naming_a_process_that_is_gone_is_removed_quietly(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _write_state(tmp_path, pid=gone.pid, port=5000, url="http://127.0.0.1:5000", log="x")
+    assert server.status(tmp_path) is None
+    assert server.stop(tmp_path) is False
+    assert not (tmp_path / "sandbox.json").exists()
+
+
+@pytest.mark.sandbox
+def test_stop_kills_no_sandbox_server_but_the_one_on_the_recorded_port(plain_sandbox, tmp_path):
+    other_port = plain_sandbox.port + 1 if plain_sandbox.port < 65535 else plain_sandbox.port - 1
+    _write_state(tmp_path, pid=plain_sandbox.pid, port=other_port, url=f"http://127.0.0.1:{other_port}", log="x")
+    with pytest.raises(SandboxError, match="was stale"):
+        server.stop(tmp_path)
+    assert psutil.pid_exists(plain_sandbox.pid) and plain_sandbox.answers()
+
+
+@pytest.mark.sandbox
+def test_status_and_stop_refuse_a_url_other_than_the_recorded_loopback_one(plain_sandbox, tmp_path):
+    """Same port, another loopback address with a listener on it: refused before any request reaches it."""
+    with listening("127.0.0.2", plain_sandbox.port) as elsewhere:
+        text = _write_state(tmp_path, pid=plain_sandbox.pid, port=plain_sandbox.port, url=elsewhere.url, log="x")
+        for call in (server.status, server.stop, server.start):
+            with pytest.raises(SandboxError, match=f"url = '{elsewhere.url}' must be '{plain_sandbox.url}'"):
+                call(directory=tmp_path)
+        assert elsewhere.connections == []
+    assert (tmp_path / "sandbox.json").read_text() == text
+    assert plain_sandbox.answers()
+
+
+@pytest.mark.sandbox
+def test_status_makes_no_request_to_a_non_loopback_url(plain_sandbox, tmp_path):
+    url = f"http://10.1.2.3:{plain_sandbox.port}"
+    _write_state(tmp_path, pid=plain_sandbox.pid, port=plain_sandbox.port, url=url, log="x")
+    with watching_connects() as connects:
+        try:
+            server.status(tmp_path)
+        except SandboxError as exc:
+            error = str(exc)
+    assert connects == []   # checked first: this is what matters
+    assert "only talks to loopback" in error
+
+
+MALFORMED = [
+    ("not json", "not readable as JSON"),
+    ("[1, 2]", "must be a JSON object with the keys pid, port, url, log"),
+    ('{"pid": 1, "port": 2}', "must be a JSON object with the keys pid, port, url, log"),
+    ('{"pid": "12", "port": 5000, "url": "http://127.0.0.1:5000", "log": "x"}', "pid = '12' must be an integer"),
+    ('{"pid": 12, "port": true, "url": "http://127.0.0.1:1", "log": "x"}', "port = True must be an integer"),
+    ('{"pid": 12, "port": 5000, "url": null, "log": "x"}', "url = None must be a string"),
+    ('{"pid": -1, "port": 5000, "url": "http://127.0.0.1:5000", "log": "x"}', "pid = -1 must be a process id"),
+    ('{"pid": 12, "port": 70000, "url": "http://127.0.0.1:70000", "log": "x"}', "port = 70000 is not a TCP port"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), MALFORMED, ids=[problem for _, problem in MALFORMED])
+def test_a_malformed_file_is_a_clear_error_and_changes_nothing(tmp_path, text, problem):
+    (tmp_path / "sandbox.json").write_text(text)
+    for call in (server.status, server.stop, server.start):
+        with pytest.raises(SandboxError) as exc:
+            call(directory=tmp_path)
+        assert f"{tmp_path / 'sandbox.json'}: {problem}" in str(exc.value)
+        assert "nothing was stopped or contacted; delete the file" in str(exc.value)
+    assert (tmp_path / "sandbox.json").read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sandbox.json"]   # start wrote no log, ran no server
+
+
+def test_the_cli_reports_a_malformed_file_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(tmp_path))
+    (tmp_path / "sandbox.json").write_text('{"pid": 1}')
+    for action in ("status", "stop"):
+        assert cli_main(["sandbox", action]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {tmp_path / 'sandbox.json'}: must be a JSON object") and "Traceback" not in err

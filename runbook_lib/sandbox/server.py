@@ -3,22 +3,25 @@
 The emulator runs as its own process (so it outlives a notebook kernel or one
 CLI call) on 127.0.0.1 and a free port. Its pid and URL are kept in
 ``$RUNBOOK_SANDBOX_DIR/sandbox.json`` (default ``~/.cache/eks-cicd-runbooks/sandbox``),
-next to its log.
+next to its log. That file is checked before it is used: its URL must be the
+loopback address and port it records, and a pid is only signalled when that
+process is our server module on that port, run by this user.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+import psutil
 
 from ..errors import SandboxError
 from .loopback import require_loopback
@@ -26,6 +29,8 @@ from .loopback import require_loopback
 SANDBOX_DIR_ENV = "RUNBOOK_SANDBOX_DIR"
 DEFAULT_DIR = Path.home() / ".cache" / "eks-cicd-runbooks" / "sandbox"
 HOST = "127.0.0.1"
+SERVER_MODULE = "runbook_lib.sandbox.serve"
+STOP_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -54,19 +59,63 @@ def _state_file(directory: Path) -> Path:
     return directory / "sandbox.json"
 
 
-def _alive(pid: int) -> bool:
+def _is_tcp_port(port: int) -> bool:
+    return 1 <= port <= 65535
+
+
+def _url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def _command(port: int) -> list[str]:
+    return [sys.executable, "-m", SERVER_MODULE, "--port", str(port)]
+
+
+def _bad_state(file: Path, problem: str) -> SandboxError:
+    return SandboxError(f"{file}: {problem}. This is not what `runbook sandbox start` writes: nothing was stopped "
+                        "or contacted; delete the file and start the sandbox again.")
+
+
+def _recorded(file: Path) -> Sandbox | None:
+    """The sandbox the state file describes, or None without a file; a file we did not write is an error."""
+    if not file.is_file():
+        return None
     try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False  # our own child, now reaped
-    except ChildProcessError:
-        pass  # not our child: ask the kernel below
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise _bad_state(file, f"not readable as JSON ({exc})") from None
+    names = [f.name for f in fields(Sandbox)]
+    if not isinstance(data, dict) or sorted(data) != sorted(names):
+        raise _bad_state(file, f"must be a JSON object with the keys {', '.join(names)}")
+    for name, kind in (("pid", int), ("port", int), ("url", str), ("log", str)):
+        if type(data[name]) is not kind:
+            raise _bad_state(file, f"{name} = {data[name]!r} must be {'an integer' if kind is int else 'a string'}")
+    if data["pid"] < 1:
+        raise _bad_state(file, f"pid = {data['pid']!r} must be a process id (1 or more)")
+    if not _is_tcp_port(data["port"]):
+        raise _bad_state(file, f"port = {data['port']!r} is not a TCP port (1-65535)")
+    if data["url"] != _url(data["port"]):
+        raise _bad_state(file, f"url = {data['url']!r} must be {_url(data['port'])!r} (the sandbox only talks to "
+                               "loopback, on the port the file records)")
+    return Sandbox(**data)
+
+
+def _live_process(pid: int) -> psutil.Process | None:
+    """The running process with this pid, or None when there is none (or only a zombie)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process
+    except psutil.Error:
+        return None
+
+
+def _serves(process: psutil.Process, port: int) -> bool:
+    """Whether ``process`` is our server module on ``port``, run by this user."""
+    try:
+        return (process.cmdline()[-4:] == _command(port)[-4:]
+                and process.username() == psutil.Process().username())
+    except psutil.Error:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _port_free(port: int) -> bool:
@@ -85,15 +134,12 @@ def _free_port() -> int:
 
 
 def status(directory: str | Path | None = None) -> Sandbox | None:
-    """The running sandbox, or None when none answers."""
-    file = _state_file(state_dir(directory))
-    if not file.is_file():
+    """The running sandbox, or None when none answers (a stale file describes none)."""
+    sandbox = _recorded(_state_file(state_dir(directory)))
+    if sandbox is None:
         return None
-    try:
-        sandbox = Sandbox(**json.loads(file.read_text()))
-    except (ValueError, TypeError):
-        return None
-    if _alive(sandbox.pid) and sandbox.answers():
+    process = _live_process(sandbox.pid)
+    if process and _serves(process, sandbox.port) and sandbox.answers():
         return sandbox
     return None
 
@@ -107,7 +153,7 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
             raise SandboxError(f"a sandbox is already running at {running.url}; stop it first to use port {port}.")
         return running
     if port is not None:
-        if not 1 <= port <= 65535:
+        if not _is_tcp_port(port):
             raise SandboxError(f"port {port} is not a TCP port (1-65535).")
         if not _port_free(port):
             raise SandboxError(
@@ -120,10 +166,10 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
     log = directory / "emulator.log"
     with open(log, "ab") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runbook_lib.sandbox.serve", "--port", str(port)],
+            _command(port),
             stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
-    url = require_loopback(f"http://{HOST}:{port}")
+    url = require_loopback(_url(port))
     sandbox = Sandbox(proc.pid, port, url, str(log))
     deadline = time.monotonic() + timeout
     while not sandbox.answers(timeout=1):
@@ -134,33 +180,39 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
             proc.terminate()
             raise SandboxError(f"the emulator did not answer on {url} within {int(timeout)} s; see {log}.")
         time.sleep(0.2)
-    _state_file(directory).write_text(json.dumps(asdict(sandbox)))
+    file = _state_file(directory)
+    partial = file.with_name(file.name + ".partial")
+    partial.write_text(json.dumps(asdict(sandbox)))
+    partial.replace(file)  # a reader sees the whole file or none
     return sandbox
 
 
 def stop(directory: str | Path | None = None) -> bool:
-    """Stop the sandbox; True if one was running. Its data (and all state) go with it."""
-    directory = state_dir(directory)
-    file = _state_file(directory)
-    if not file.is_file():
+    """Stop the sandbox; True if one was running. Its data (and all state) go with it.
+
+    A file naming a process that is gone is removed quietly; one naming a process
+    that is not the sandbox server is removed too, with an error, and nothing is signalled.
+    """
+    file = _state_file(state_dir(directory))
+    sandbox = _recorded(file)
+    if sandbox is None:
         return False
-    try:
-        sandbox = Sandbox(**json.loads(file.read_text()))
-    except (ValueError, TypeError):
+    process = _live_process(sandbox.pid)
+    if process is None:
         file.unlink()
         return False
-    stopped = False
-    if _alive(sandbox.pid):
-        os.kill(sandbox.pid, signal.SIGTERM)
-        for _ in range(50):
-            if not _alive(sandbox.pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(sandbox.pid, signal.SIGKILL)
-        stopped = True
+    if not _serves(process, sandbox.port):
+        file.unlink()
+        raise SandboxError(f"{file} was stale: pid {sandbox.pid} is not the sandbox server on port {sandbox.port}, "
+                           "so nothing was stopped; the file is removed.")
+    process.terminate()
+    try:
+        process.wait(STOP_SECONDS)
+    except psutil.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_SECONDS)
     file.unlink()
-    return stopped
+    return True
 
 
 def require_running(directory: str | Path | None = None) -> Sandbox:
