@@ -1,14 +1,15 @@
-"""The sandbox in a hostile environment: proxies, a stale or edited sandbox.json.
+"""The sandbox in a hostile environment: proxies, a stale or edited sandbox.json, a broken AWS profile.
 
-Every sandbox call must stay on loopback; a state file is trusted only as far as
-it can be checked. The tests use real sandboxes (moto in server mode), real boto3
-and real listening sockets.
+Every sandbox call must stay on loopback and read nothing of the user's AWS setup;
+a state file is trusted only as far as it can be checked. The tests use real
+sandboxes (moto in server mode), real boto3 and real listening sockets.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -140,12 +141,14 @@ def test_no_sandbox_call_goes_through_a_proxy(tmp_path, monkeypatch, org):
         assert proxy.connections == []
 
 
-def test_terraform_never_proxies_the_sandbox(monkeypatch):
-    """Terraform's environment keeps the user's NO_PROXY entries and adds the loopback hosts."""
+def test_terraform_never_proxies_the_sandbox_and_reads_no_aws_files(monkeypatch):
+    """Terraform's environment keeps the user's NO_PROXY entries, adds the loopback hosts, and empties the AWS files."""
     monkeypatch.setenv("NO_PROXY", "corp.example, 127.0.0.1")
     monkeypatch.setenv("no_proxy", "build.example")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/home/someone/.aws/config")
     env = sandbox_env()
     assert env["NO_PROXY"] == env["no_proxy"] == "corp.example,127.0.0.1,build.example,localhost"
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.delenv("no_proxy")
     assert sandbox_env()["no_proxy"] == "127.0.0.1,localhost"
@@ -252,3 +255,22 @@ def test_the_cli_reports_a_malformed_file_in_one_line(tmp_path, monkeypatch, cap
         assert cli_main(["sandbox", action]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {tmp_path / 'sandbox.json'}: must be a JSON object") and "Traceback" not in err
+
+
+# -- 3. the user's AWS profile and files ---------------------------------------------------------------------
+
+
+@pytest.mark.sandbox
+def test_aws_profile_and_files_of_the_user_are_ignored(tmp_path, monkeypatch, org):
+    broken = tmp_path / "broken-aws-file"
+    broken.write_text("[default\nthis is not an ini file")
+    monkeypatch.setenv("AWS_PROFILE", "nonexistent")
+    monkeypatch.setenv("AWS_DEFAULT_PROFILE", "nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(broken))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(broken))
+    directory = tmp_path / "sandbox"
+    running = server.start(directory=directory)
+    try:
+        _aws_checks_pass(org, running.url)
+    finally:
+        server.stop(directory)

@@ -74,7 +74,7 @@ class LiveClients:
 class SandboxClients:
     """The embedded emulator: loopback endpoint only, accounts reached by assume-role like live.
 
-    Its clients come from ``SandboxSessions``, so they use no proxy.
+    Its clients come from ``SandboxSessions``: no proxy, no user profile or config file.
     """
 
     def __init__(self, endpoint: str, region: str, role_name: str):

@@ -3,7 +3,8 @@
 An account is reached as in real AWS: by assuming the Terraform role in it
 (moto keeps resources per account and maps the assumed credentials to it).
 Sandbox clients go straight to the emulator: they use no proxy, whatever
-``HTTP_PROXY`` and friends say.
+``HTTP_PROXY`` and friends say, and read no AWS profile, config file or
+credentials file, whatever ``AWS_PROFILE`` and friends say.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import os
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.configprovider import ConstantProvider
 
 from .loopback import require_loopback
 
@@ -25,6 +28,9 @@ SANDBOX_ENV = {
 CLEARED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE",
                "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+# The user's AWS config and credentials files: sandbox runs read an empty file instead, and no profile.
+USER_FILES_ENV = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")   # for Terraform and the emulator
+NO_USER_CONFIG = {"profile": None, "config_file": os.devnull, "credentials_file": os.devnull}   # for boto3
 # Hosts the sandbox runs on, which a proxy must never see (Terraform reads NO_PROXY or no_proxy).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 NO_PROXY_VARS = ("NO_PROXY", "no_proxy")
@@ -34,21 +40,40 @@ NO_PROXIES = Config(proxies={})
 
 
 def sandbox_env() -> dict[str, str]:
-    """Environment for a Terraform run against the sandbox (cleared variables map to '').
+    """Environment for a Terraform run against the sandbox (cleared variables map to '', which it takes as unset).
 
-    NO_PROXY and no_proxy keep what the user set and add the loopback hosts.
+    No user profile or AWS file is read; NO_PROXY and no_proxy keep what the user set and add the loopback hosts.
     """
     env = {name: "" for name in CLEARED_ENV}
     env.update(SANDBOX_ENV)
+    env.update({name: os.devnull for name in USER_FILES_ENV})
     hosts = [host.strip() for name in NO_PROXY_VARS for host in os.environ.get(name, "").split(",")]
     no_proxy = ",".join(dict.fromkeys(host for host in [*hosts, *LOOPBACK_HOSTS] if host))
     env.update({name: no_proxy for name in NO_PROXY_VARS})
     return env
 
 
+def server_env() -> dict[str, str]:
+    """The whole environment for the emulator process: ours with ``sandbox_env`` applied.
+
+    Cleared variables are left out, not set to '': botocore (inside moto) takes AWS_PROFILE='' as a profile named ''.
+    """
+    env = {**os.environ, **sandbox_env()}
+    return {name: value for name, value in env.items() if name not in CLEARED_ENV}
+
+
 def client_config(config: Config | None = None) -> Config:
     """``config`` (by default the sandbox's retries) with proxies turned off."""
     return (config or RETRIES).merge(NO_PROXIES)
+
+
+def boto3_session(region: str, **credentials: str) -> boto3.Session:
+    """A boto3 session with these credentials that reads no profile, config file or credentials file."""
+    core = botocore.session.Session()
+    store = core.get_component("config_store")
+    for name, value in NO_USER_CONFIG.items():
+        store.set_config_provider(name, ConstantProvider(value))
+    return boto3.Session(botocore_session=core, region_name=region, **credentials)
 
 
 class SandboxSessions:
@@ -61,8 +86,8 @@ class SandboxSessions:
         self._sessions: dict[str, boto3.Session] = {}   # per instance: they go when the instance goes
 
     def _base(self) -> boto3.Session:
-        return boto3.Session(aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
-                             aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"], region_name=self.region)
+        return boto3_session(self.region, aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"])
 
     def session(self, account_id: str) -> boto3.Session:
         if account_id in self._sessions:
@@ -70,9 +95,9 @@ class SandboxSessions:
         sts = self._base().client("sts", endpoint_url=self.endpoint, config=client_config())
         creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.role_name}",
                                 RoleSessionName="eks-cicd-runbooks")["Credentials"]
-        self._sessions[account_id] = boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"], region_name=self.region)
+        self._sessions[account_id] = boto3_session(
+            self.region, aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"])
         return self._sessions[account_id]
 
     def client(self, service: str, account_id: str, region: str | None = None, config: Config | None = None):

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import SandboxError
+from .clients import server_env
 from .loopback import require_loopback
 
 SANDBOX_DIR_ENV = "RUNBOOK_SANDBOX_DIR"
@@ -166,7 +167,7 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
     log = directory / "emulator.log"
     with open(log, "ab") as handle:
         proc = subprocess.Popen(
-            _command(port),
+            _command(port), env=server_env(),
             stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     url = require_loopback(_url(port))
