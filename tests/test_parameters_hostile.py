@@ -314,8 +314,6 @@ def test_apps_loaded_together_may_not_share_a_repository(tmp_path, field, kind, 
     )
 
 
-@pytest.mark.xfail(strict=True, reason="needs the application in the rendered file's header (render/__init__.py, "
-                                       "render/files.py), outside the parameters package")
 def test_render_does_not_overwrite_another_apps_manifests_buildspec(tmp_path, capsys):
     worker = shared(tmp_path, "manifests_repository", "acme-co/web-manifests")
     out = tmp_path / "build"

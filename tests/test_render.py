@@ -311,3 +311,18 @@ def test_when_even_the_undo_fails_the_error_names_the_files_left_changed(org, ap
     assert f"could not be put back as they were: {out / 'infra/cicd-common/main.tf'}. Render again." in str(exc.value)
     assert not [p for p in out.rglob(".*") if p.is_file()]  # still no temporary file
     assert not (out / "infra/ci/worker").exists()            # the new files and their folders went
+
+
+def test_a_buildspec_rendered_for_another_application_is_not_overwritten_even_with_force(tmp_path):
+    from runbook_lib.render.files import header_owner, with_header
+
+    rel = "repositories/acme-co/shared-manifests/codebuild/manifests.yml"
+    write_files(tmp_path, {rel: with_header("version: 0.2\n", owner="web")})
+    before = (tmp_path / rel).read_bytes()
+    assert header_owner(before.decode()) == "web"
+    for force in (False, True):
+        with pytest.raises(RenderError, match="was rendered for application 'web'; application 'worker'"):
+            write_files(tmp_path, {rel: with_header("version: 0.2\nphases: {}\n", owner="worker")}, force=force)
+        assert (tmp_path / rel).read_bytes() == before
+    # the same application re-rendering its own file is an ordinary update
+    assert write_files(tmp_path, {rel: with_header("version: 0.2\nphases: {}\n", owner="web")}).written == [rel]

@@ -27,12 +27,25 @@ def _checksum(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-def with_header(body: str) -> str:
+def with_header(body: str, owner: str | None = None) -> str:
+    """The generated-by header; ``owner`` names the application a shared-folder file is rendered for."""
     return (
-        f"{_MARK}: change the parameters and run `runbook render` again.\n"
+        f"{_MARK}{_owner_words(owner)}: change the parameters and run `runbook render` again.\n"
         f"# Hand edits are refused on the next render unless --force. checksum {_checksum(body)}\n"
         f"{body}"
     )
+
+
+def _owner_words(owner: str | None) -> str:
+    return f" for application '{owner}'" if owner else ""
+
+
+def header_owner(text: str) -> str | None:
+    """The application named in a generated file's header, if any."""
+    first = text.split("\n", 1)[0]
+    if not first.startswith(_MARK + " for application '"):
+        return None
+    return first[len(_MARK + " for application '"):].split("'", 1)[0]
 
 
 def split_header(text: str) -> tuple[str | None, str]:
@@ -83,6 +96,12 @@ def write_files(out: Path, files: dict[str, str], force: bool = False) -> WriteR
             if current == text:
                 report.unchanged.append(rel)
                 continue
+            theirs, ours = header_owner(current), header_owner(text)
+            if theirs and ours and theirs != ours and not is_hand_edited(current):
+                raise RenderError(
+                    f"{target} was rendered for application '{theirs}'; application '{ours}' names the same "
+                    "repository, so one would overwrite the other's buildspec. Give each application its own "
+                    "repository (--force does not override this); nothing was written.")
             if is_hand_edited(current):
                 if not force:
                     refused.append(_diff(str(target), current, text) or f"--- {target}\n(differs)\n")
