@@ -20,8 +20,7 @@ from rich.text import Text
 
 from .errors import RunbookError
 from .parameters import load_app, load_org
-from .render import Target, render_files, write_files
-from .targets import make_target
+from .render import Target
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -43,14 +42,9 @@ def _load(args):
     return org, app
 
 
-def _target(args):
-    return make_target(args.target)
-
-
 def cmd_render(args) -> int:
-    org, app = _load(args)
     out = Path(args.out)
-    report = write_files(out, render_files(org, app, _target(args)), force=args.force)
+    report = _engine(args, *_load(args)).render(force=args.force)
     for rel in report.written:
         console.print(f"  wrote      {out / rel}")
     for rel in report.forced:
@@ -63,10 +57,9 @@ def cmd_render(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .validate import passed, summary, table, validate_tree
+    from .validate import passed, summary, table
 
-    org, app = _load(args)
-    findings = validate_tree(org, app, _target(args), Path(args.out))
+    findings = _engine(args, *_load(args)).validate()
     console.print(table(findings))
     console.print(f"Validation: {summary(findings)}")
     return EXIT_OK if passed(findings) else EXIT_FINDINGS
