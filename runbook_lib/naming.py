@@ -71,9 +71,13 @@ S3_BUCKET = Rule(
     _bucket_test,
 )
 
+# The name part may not be only dots: GitHub refuses '.' and '..', and the
+# buildspecs are written under repositories/<owner>/<name>/, where they would
+# land outside the owner's folder.
 GITHUB_REPOSITORY = _pattern(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}",
-    "is not a GitHub repository in the form owner/name",
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.+$)[A-Za-z0-9._-]{1,100}",
+    "is not a GitHub repository in the form owner/name (the name: 1-100 ASCII letters, digits and "
+    "'-_.', not only dots)",
 )
 
 GITHUB_OWNER = _pattern(
