@@ -115,13 +115,13 @@ ACTION_NAME = _pattern(
 
 EKS_CLUSTER = _pattern(
     r"[0-9A-Za-z][A-Za-z0-9_-]*",
-    "is not a valid EKS cluster name (letters, digits, '-' and '_', starting with a letter or digit)",
+    "is not a valid EKS cluster name (ASCII letters, digits, '-' and '_', starting with a letter or digit)",
     max_len=100,
 )
 
 IAM_ROLE_NAME = _pattern(
-    r"[\w+=,.@-]+",
-    f"is not a valid IAM role name (letters, digits and '+=,.@_-', at most {IAM_ROLE_NAME_MAX})",
+    r"[A-Za-z0-9+=,.@_-]+",
+    f"is not a valid IAM role name (ASCII letters, digits and '+=,.@_-', at most {IAM_ROLE_NAME_MAX})",
     max_len=IAM_ROLE_NAME_MAX,
 )
 
@@ -129,7 +129,7 @@ IAM_ROLE_NAME = _pattern(
 # and path segments: lowercase, start with a letter.
 SLUG = _pattern(
     r"[a-z][a-z0-9-]*",
-    "is not a valid name here (lowercase letters, digits and '-', starting with a letter; at most 40)",
+    "is not a valid name here (lowercase ASCII letters, digits and '-', starting with a letter; at most 40)",
     max_len=40,
 )
 

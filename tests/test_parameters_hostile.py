@@ -371,3 +371,35 @@ def test_clash_rule_refuses_exactly_the_orgs_the_renderer_cannot_write(tmp_path)
         assert len(set(modules)) == len(modules), main_tf
         assert len(set(roles)) == len(roles)
     assert accepted and refused
+
+
+# --- names that reach IAM are ASCII; tags fit AWS's limits ----------------------------------
+
+# 'о' (U+043E) and 'е' (U+0435) are Cyrillic letters that look Latin.
+CYRILLIC_O, CYRILLIC_E = "\u043e", "\u0435"
+
+
+@pytest.mark.parametrize("which, old, new, field", [
+    # each of these becomes part of an IAM role name
+    ("org", "- name: acme-production", f"- name: acme-pr{CYRILLIC_O}duction",
+     "accounts.workloads.production.clusters[0].name"),                    # <cluster>-deploy
+    ("org", "namespace: acme", f"namespace: acm{CYRILLIC_E}", "namespace"),  # CodeBuild and pipeline roles
+    ("org", "terraform_role_name: terraform-execution", f"terraform_role_name: t{CYRILLIC_E}rraform-execution",
+     "terraform_role_name"),
+    ("app", "name: web", f"name: w{CYRILLIC_E}b", "name"),
+    ("app", "- name: staging", f"- name: stagi\u043fg", "stages[0].name"),  # <namespace>-<app>-<stage>-pipeline
+], ids=["cluster", "namespace", "terraform-role", "app-name", "stage-name"])
+def test_names_in_iam_roles_must_be_ascii(tmp_path, capsys, which, old, new, field):
+    org, app = tmp_path / "org.yaml", tmp_path / "web.yaml"
+    org.write_text(org_text(**({old: new} if which == "org" else {})), encoding="utf-8")
+    web = WEB.read_text(encoding="utf-8")
+    app.write_text(web.replace(old, new, 1) if which == "app" else web, encoding="utf-8")
+    out = tmp_path / "build"
+
+    code, output = render(capsys, tmp_path, org, app, out)
+
+    assert code == 2
+    assert f"{org if which == 'org' else app}: {field} = " in output
+    assert "ASCII" in output
+    assert "Traceback" not in output
+    assert not out.exists()
