@@ -41,6 +41,12 @@ PIPELINE_ROLE_SUFFIX = "-pipeline"      # cicd-pipeline names its role <pipeline
 ECR_POLICY_SUFFIX = "-ecr"              # ecr-project's managed policy <project>-ecr
 ECR_BASE_MIRROR_SUFFIX = "-base"        # ecr-repository's base image mirror
 IAM_POLICY_NAME_MAX = 128
+TAGS_PER_RESOURCE_MAX = 50              # AWS: at most 50 user tags on one resource
+# Tag keys the runbook sets itself: render/roots.py tags every resource of an
+# application's roots with application = <app name>. The parameter rules refuse
+# org tags with these keys and count them in TAGS_PER_RESOURCE_MAX.
+APPLICATION_TAG = "application"
+RUNBOOK_TAG_KEYS = (APPLICATION_TAG,)
 
 ACCOUNT_ID = _pattern(r"[0-9]{12}", "is not an AWS account id (exactly 12 digits, quoted in YAML)")
 

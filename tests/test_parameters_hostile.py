@@ -403,3 +403,38 @@ def test_names_in_iam_roles_must_be_ascii(tmp_path, capsys, which, old, new, fie
     assert "ASCII" in output
     assert "Traceback" not in output
     assert not out.exists()
+
+
+def org_with_tags(count: int) -> str:
+    return org_text() + "".join(f"  extra-{i}: x\n" for i in range(count - 2))  # org.yaml has 2 tags
+
+
+def test_org_tags_and_the_runbooks_own_fit_fifty(tmp_path, capsys):
+    from runbook_lib.naming import RUNBOOK_TAG_KEYS, TAGS_PER_RESOURCE_MAX
+
+    allowed = TAGS_PER_RESOURCE_MAX - len(RUNBOOK_TAG_KEYS)
+    assert allowed == 49
+    path = tmp_path / "org.yaml"
+    path.write_text(org_with_tags(allowed), encoding="utf-8")
+    code, output = render(capsys, tmp_path, path, WEB)
+    assert code == 0, output
+    ci = (tmp_path / "build" / "infra" / "ci" / "web" / "main.tf").read_text(encoding="utf-8")
+    assert ci.count(' = "x"') + 3 == TAGS_PER_RESOURCE_MAX  # 47 extra + owner + managed-by + application
+
+    path.write_text(org_with_tags(allowed + 1), encoding="utf-8")
+    [issue] = org_error(path).issues
+    assert str(issue) == (
+        f"{path}: tags = <mapping of 50 keys> holds 50 tags; at most 49 are allowed "
+        "(AWS takes 50 tags per resource and the runbook adds its own: application)"
+    )
+
+
+def test_org_tag_may_not_use_a_key_the_runbook_sets(tmp_path, capsys):
+    path = tmp_path / "org.yaml"
+    path.write_text(org_text() + "  application: billing\n", encoding="utf-8")
+    out = tmp_path / "build"
+    code, output = render(capsys, tmp_path, path, WEB, out)
+    assert code == 2
+    assert (f"{path}: tags.application (key) = 'application' is a tag key the runbook sets itself "
+            "on resources (application); choose another key") in output
+    assert not out.exists()

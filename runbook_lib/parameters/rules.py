@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import catalog, naming
 from ..errors import ParameterIssue
-from ..naming import PROJECT_SUFFIXES, codebuild_name, default_manifest_path
+from ..naming import PROJECT_SUFFIXES, RUNBOOK_TAG_KEYS, codebuild_name, default_manifest_path
 from .models import Org
 
 # Environment variables the cicd-pipeline module sets on every deploy action.
@@ -42,7 +42,31 @@ def check_org(org: Org, file: str) -> list[ParameterIssue]:
             file, "state_bucket", org.state_bucket,
             "is the same as artifact_bucket (keep Terraform state apart from pipeline artifacts)",
         ))
-    return issues + _cluster_clashes(org, file)
+    return issues + _tag_issues(org, file) + _cluster_clashes(org, file)
+
+
+def _tag_issues(org: Org, file: str) -> list[ParameterIssue]:
+    """Tags the runbook sets itself, and more tags than AWS takes on one resource.
+
+    The application roots tag their resources with the org tags and the
+    runbook's own (RUNBOOK_TAG_KEYS), so both count in the limit.
+    """
+    issues: list[ParameterIssue] = []
+    own = ", ".join(RUNBOOK_TAG_KEYS)
+    for key in org.tags:
+        if key in RUNBOOK_TAG_KEYS:
+            issues.append(ParameterIssue(
+                file, f"tags.{key} (key)", key,
+                f"is a tag key the runbook sets itself on resources ({own}); choose another key",
+            ))
+    allowed = naming.TAGS_PER_RESOURCE_MAX - len(RUNBOOK_TAG_KEYS)
+    if len(org.tags) > allowed:
+        issues.append(ParameterIssue(
+            file, "tags", org.tags,
+            f"holds {len(org.tags)} tags; at most {allowed} are allowed (AWS takes "
+            f"{naming.TAGS_PER_RESOURCE_MAX} tags per resource and the runbook adds its own: {own})",
+        ))
+    return issues
 
 
 def _cluster_clashes(org: Org, file: str) -> list[ParameterIssue]:

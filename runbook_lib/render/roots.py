@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import catalog
+from .. import catalog, naming
 from ..parameters.models import Org
 from ..resolved import CONNECTION_PROVIDER, ResolvedApp, connection_parameter, deploy_targets, workload_providers
 from . import buildspecs
@@ -83,7 +83,7 @@ def _operations(org: Org) -> ProviderAccount:
 def _tags(org: Org, app: str | None = None) -> Block:
     tags = dict(org.tags)
     if app:
-        tags["application"] = app
+        tags[naming.APPLICATION_TAG] = app
     return Block("locals", (), [Attr("tags", tags)])
 
 
