@@ -36,6 +36,12 @@ GO_GC_PERCENT = "400"
 # shows up in full), and it streams to the console and to TF_LOG_PATH. No variable with
 # this prefix is passed on from the environment the runbook was started in.
 DEBUG_LOG_PREFIX = "TF_LOG"
+# The one way to turn the debug log on: RUNBOOK_TF_LOG=<level> passes TF_LOG=<level>.
+# The log then goes to Terraform's stderr only (never TF_LOG_PATH), where the runner
+# masks the secrets it knows (see redact.py) before any line is shown or kept.
+DEBUG_LOG_ENV = "RUNBOOK_TF_LOG"
+# Terraform's levels, except JSON: its log lines escape quotes, which the masks do not read.
+DEBUG_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
 
 def find_terraform() -> str:
@@ -125,11 +131,23 @@ def plugin_cache_lock(cache_dir: Path | None, *, on_wait: Callable[[Path], None]
         os.close(fd)  # closing the file releases the lock
 
 
+def debug_log_level() -> str | None:
+    """The TF_LOG level asked for with RUNBOOK_TF_LOG, or None when it is unset or empty."""
+    level = os.environ.get(DEBUG_LOG_ENV, "").strip().upper()
+    if not level:
+        return None
+    if level not in DEBUG_LOG_LEVELS:
+        raise TerraformError(f"{DEBUG_LOG_ENV}={os.environ[DEBUG_LOG_ENV]!r} is not a Terraform log level "
+                             f"(choose one of: {', '.join(DEBUG_LOG_LEVELS)}); nothing was run.")
+    return level
+
+
 def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a Terraform command: a generated CLI config, no prompts, no colour, no debug log.
+    """Environment for a Terraform command: a generated CLI config, no prompts, no colour.
 
     The caller's environment is passed on except Terraform's debug-log variables (see
     DEBUG_LOG_PREFIX), which would put secret values on the console and in a log file.
+    The debug log is on only when asked for with RUNBOOK_TF_LOG (see debug_log_level).
     """
     mirror = os.environ.get(MIRROR_ENV) or None
     cache = plugin_cache_dir(mirror, plugin_cache=plugin_cache)
@@ -149,6 +167,9 @@ def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[st
     env.pop(TF_PLUGIN_CACHE_VAR, None)  # only the cache chosen above, never one inherited
     if cache is not None:
         env[TF_PLUGIN_CACHE_VAR] = str(cache)
+    level = debug_log_level()
+    if level:
+        env["TF_LOG"] = level
     env.setdefault("GOGC", GO_GC_PERCENT)
     env.update({
         "TF_CLI_CONFIG_FILE": str(config),

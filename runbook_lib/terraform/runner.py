@@ -28,6 +28,7 @@ from .binary import find_terraform, plugin_cache_in_use, plugin_cache_lock, terr
 from .errors import explain
 from .gate import ApprovedPlan
 from .plan import PlanSummary, file_digest, summarize
+from .redact import redact
 
 MIN_VERSION = (1, 10, 0)
 MIN_VERSION_REASON = (
@@ -83,6 +84,9 @@ class Terraform:
         self.env = terraform_env(config_dir or self.workdir / ".terraform-runbook", plugin_cache=plugin_cache, extra=env)
         self.timeout = timeout
         self.sink = sink
+        if self.env.get("TF_LOG"):
+            self.sink(f"[{self.root}] warning: Terraform's debug log is on (TF_LOG={self.env['TF_LOG']}); it may "
+                      "contain secrets: the known kinds are masked as (redacted), others may not be")
 
     # -- running -------------------------------------------------------------------
     def _run(self, args: list[str], *, stream: bool = True, check: bool = True, timeout: float | None = None) -> RunResult:
@@ -93,8 +97,8 @@ class Terraform:
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
         def pump(pipe, name):
-            for line in pipe:
-                lines.put((name, line))
+            for line in pipe:  # masked before it is shown, kept, or put in an error
+                lines.put((name, redact(line)))
             lines.put((name, None))
 
         threads = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
