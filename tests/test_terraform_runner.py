@@ -16,6 +16,7 @@ import pytest
 
 from runbook_lib.errors import RunbookError, TerraformError
 from runbook_lib.terraform.binary import (
+    DEBUG_LOG_ENV,
     DEBUG_LOG_PREFIX,
     GO_GC_PERCENT,
     MIRROR_ENV,
@@ -31,6 +32,7 @@ from runbook_lib.terraform.binary import (
 from runbook_lib.terraform.errors import explain
 from runbook_lib.terraform.gate import ApprovalError, ApprovedPlan, approve
 from runbook_lib.terraform.plan import SENSITIVE, summarize
+from runbook_lib.terraform.redact import redact
 from runbook_lib.terraform.runner import Terraform, parse_version
 
 from .conftest import needs_terraform
@@ -205,6 +207,7 @@ def test_debug_log_variables_from_the_environment_never_reach_terraform(tmp_path
 
 @needs_terraform()
 def test_terraform_prints_no_debug_log_when_the_user_has_tf_log_set(tmp_path, monkeypatch):
+    monkeypatch.delenv(DEBUG_LOG_ENV, raising=False)
     log_file = tmp_path / "tf.log"
     for name, value in DEBUG_LOG_VARIABLES.items():
         monkeypatch.setenv(name, value)
@@ -220,6 +223,85 @@ def test_terraform_prints_no_debug_log_when_the_user_has_tf_log_set(tmp_path, mo
     tf = Terraform(tmp_path, plugin_cache=False, sink=lines.append)
     tf._run(["version"])
     assert not log_file.exists()
+
+
+def test_runbook_tf_log_is_the_one_way_to_turn_the_debug_log_on(tmp_path, monkeypatch):
+    for name, value in DEBUG_LOG_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(DEBUG_LOG_ENV, "debug")
+    env = terraform_env(tmp_path / "config", plugin_cache=False)
+    assert {name: value for name, value in env.items() if name.startswith(DEBUG_LOG_PREFIX)} == {"TF_LOG": "DEBUG"}
+    monkeypatch.setenv(DEBUG_LOG_ENV, "JSON")   # its lines escape quotes, which the masks do not read
+    with pytest.raises(TerraformError, match="RUNBOOK_TF_LOG='JSON' is not a Terraform log level"):
+        terraform_env(tmp_path / "config", plugin_cache=False)
+    monkeypatch.setenv(DEBUG_LOG_ENV, "")
+    assert "TF_LOG" not in terraform_env(tmp_path / "config", plugin_cache=False)
+
+
+# Lines shaped like those of a real TF_LOG=DEBUG plan and apply of the common root in the
+# sandbox (AWS provider 5.100), with made-up values; the last ones were never seen there.
+SECRET_LINES = [
+    ('  | {"Parameter": {"Name": "/cicd/github-token", "Type": "SecureString", "Value": "s3cr3t-ssm-value", '
+     '"Version": 1}}', "s3cr3t-ssm-value"),
+    ('  | {"AllowedPattern":"","Name":"/cicd/x","Overwrite":false,"Type":"SecureString","Value":"s3cr3t \\"quoted\\""}',
+     "s3cr3t"),
+    ("  | <AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIA************CURC</AccessKeyId>"
+     "<SecretAccessKey>vwSe********************************7BzO</SecretAccessKey>"
+     "<SessionToken>FQoGZXIvYXdzEBYaDSD9Z9bSh3UvMNVKEGerSbcjcp+/x=</SessionToken>", "FQoGZXIvYXdzEBYaDSD9"),
+    ("  | <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY</SecretAccessKey>", "wJalrXUtnFEMI"),
+    ('   http.request.header.x_amz_security_token="FQoGZXIvYXdzEBYaDSD9Z9bSh3" net.peer.port=36997', "FQoGZXIvYXdz"),
+    ("X-Amz-Security-Token: FQoGZXIvYXdzEBYaDSD9Z9bSh3", "FQoGZXIvYXdz"),
+    ('{"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG","SessionToken":"FQoGZXIvYXdz"}',
+     "wJalrXUtnFEMI"),
+    ('{"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG","SessionToken":"FQoGZXIvYXdz"}',
+     "FQoGZXIvYXdz"),
+    ('http.request.header.authorization="AWS4-HMAC-SHA256 Credential=ASIA************WETQ/20261127/us-east-1/sts/'
+     'aws4_request, SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"',
+     "5d672d79c15b"),
+    ("  + token = \"ghp_sandbox5f1f170c35254311c3fc6bafeccdedc3\"", "ghp_sandbox5f1f"),
+    ("gho_16C7e42F292c6912E7710c838347Ae178B4a ghu_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F292c"),
+    ("ghs_16C7e42F292c6912E7710c838347Ae178B4a and ghr_16C7e42F292c6912E7710c838347Ae178B4a", "16C7e42F292c"),
+    ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "11ABCDEFG0123456789"),
+]
+
+
+@pytest.mark.parametrize("line, secret", SECRET_LINES)
+def test_the_redactor_masks_each_kind_of_secret(line, secret):
+    masked = redact(line)
+    assert secret not in masked and "(redacted)" in masked
+
+
+def test_the_redactor_leaves_other_lines_alone():
+    for line in ["  # module.artifact_bucket.aws_s3_bucket.this will be created",
+                 '2026-11-27T12:16:19.664Z [DEBUG] backend-s3: HTTP Request Sent: rpc.method=AssumeRole',
+                 "<AccessKeyId>ASIA************CURC</AccessKeyId><Account>111111111111</Account>",
+                 '{"Name": "/cicd/github-token", "Type": "SecureString", "Version": 1}',
+                 "Plan: 3 to add, 0 to change, 0 to destroy."]:
+        assert redact(line) == line
+    assert redact('{"Value": "x"}') == '{"Value": "(redacted)"}'   # still JSON
+
+
+@needs_terraform()
+def test_what_terraform_prints_is_masked_on_the_sink_and_in_errors(tmp_path, monkeypatch):
+    token = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+    monkeypatch.setenv(DEBUG_LOG_ENV, "DEBUG")
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "main.tf").write_text(f'output "token" {{\n  value = "{token}"\n}}\n')
+    lines: list[str] = []
+    tf = Terraform(tmp_path / "ok", plugin_cache=False, sink=lines.append)
+    assert [line for line in lines if "warning" in line] == [
+        "[ok] warning: Terraform's debug log is on (TF_LOG=DEBUG); it may contain secrets: the known kinds "
+        "are masked as (redacted), others may not be"]
+    result = tf._run(["plan", "-input=false", "-no-color"])
+    assert [line for line in lines if "[DEBUG]" in line], "the debug log reaches the sink"
+    assert '+ token = "(redacted)"' in result.stdout
+    assert not [line for line in lines if token in line] and token not in result.stdout + result.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "main.tf").write_text(f'locals {{\n  token = "{token}" + 1\n}}\n')
+    with pytest.raises(TerraformError) as failed:
+        Terraform(tmp_path / "bad", plugin_cache=False, sink=lines.append)._run(["plan", "-input=false", "-no-color"])
+    assert '"(redacted)" + 1' in str(failed.value)   # the stderr tail kept in the error
+    assert token not in str(failed.value) + failed.value.stderr
 
 
 def test_with_a_mirror_there_is_no_plugin_cache_at_all(tmp_path, monkeypatch):
