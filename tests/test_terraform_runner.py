@@ -123,6 +123,13 @@ def test_a_resource_created_but_never_recorded_gets_both_ways_forward():
     assert "delete each one by hand in AWS" in message and "then apply again" in message
 
 
+def test_the_import_command_names_the_real_folder_when_it_is_known():
+    message = explain(_output("already_exists"), "cd/worker", "/work/build/infra/cd/worker")
+    assert ("terraform -chdir=/work/build/infra/cd/worker import 'module.deploy_project.aws_iam_role.codebuild' "
+            "'acme-worker-deploy'") in message
+    assert "OUT" not in message
+
+
 def test_every_leftover_gets_its_own_import_command_boxed_or_not():
     boxed = "".join(f"│ {line}\n" if line else "│\n" for line in _output("already_exists").splitlines())
     message = explain("╷\n" + boxed + "╵\n" + _output("already_exists_ecr"), "ci/worker")

@@ -17,8 +17,11 @@ def _field(text: str, name: str) -> str:
     return match.group(1).strip() if match else "unknown"
 
 
-def explain(output: str, root: str) -> str | None:
-    """A clear message for a failure we recognise in Terraform's output, else None."""
+def explain(output: str, root: str, workdir: str | None = None) -> str | None:
+    """A clear message for a failure we recognise in Terraform's output, else None.
+
+    ``workdir`` is the root's folder, when known, for commands the message gives.
+    """
     if "Error acquiring the state lock" in output or "Error locking state" in output:
         lock_id = _field(output, "ID")
         return (
@@ -54,7 +57,7 @@ def explain(output: str, root: str) -> str | None:
         return f"The plan file for {root} is not a Terraform plan this root made. Plan again. Nothing was applied."
     leftovers = _already_there(output)
     if leftovers:
-        return _already_there_advice(leftovers, root)
+        return _already_there_advice(leftovers, root, workdir)
     return None
 
 
@@ -78,8 +81,9 @@ def _already_there(output: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def _already_there_advice(leftovers: list[tuple[str, str, str, str]], root: str) -> str:
-    folder = f"OUT/{RootModule(root, {}).path}"
+def _already_there_advice(leftovers: list[tuple[str, str, str, str]], root: str, workdir: str | None) -> str:
+    folder = workdir or f"OUT/{RootModule(root, {}).path}"
+    where = ("" if workdir else "OUT is this run's output folder (--out, or out_dir in a notebook); ")
     listed = "\n".join(f"  - {address}: {kind} {name} ({code})" for address, kind, name, code in leftovers)
     commands = "\n".join(f"       terraform -chdir={folder} import '{address}' '{name}'"
                          for address, _, name, _ in leftovers)
@@ -90,7 +94,7 @@ def _already_there_advice(leftovers: list[tuple[str, str, str, str]], root: str)
         "before Terraform recorded them in the state. Two ways forward:\n"
         "  1. Keep them: import each into the state, then apply again (the plan shows what still differs):\n"
         f"{commands}\n"
-        "     OUT is this run's output folder (--out, or out_dir in a notebook); run it with the same AWS "
+        f"     {where}run it with the same AWS "
         "credentials as this run. For most resources the import ID is the name shown; a few take an ARN "
         "(see \"Import\" on the resource's page in the AWS provider documentation).\n"
         "  2. Or delete each one by hand in AWS (Terraform never recorded it, so it will not delete it), "

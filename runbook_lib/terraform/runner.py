@@ -169,7 +169,7 @@ class Terraform:
 
     def _failure(self, args: list[str], result: RunResult) -> TerraformError:
         text = result.stderr + result.stdout
-        message = explain(text, self.root)
+        message = explain(text, self.root, str(self.workdir))
         if message is None:
             tail = "\n".join(line for line in result.stderr.strip().splitlines()[-15:])
             message = f"terraform {args[0]} failed in {self.root} (exit code {result.returncode}):\n{tail}"
