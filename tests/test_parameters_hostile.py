@@ -387,7 +387,7 @@ CYRILLIC_O, CYRILLIC_E = "\u043e", "\u0435"
     ("org", "terraform_role_name: terraform-execution", f"terraform_role_name: t{CYRILLIC_E}rraform-execution",
      "terraform_role_name"),
     ("app", "name: web", f"name: w{CYRILLIC_E}b", "name"),
-    ("app", "- name: staging", f"- name: stagi\u043fg", "stages[0].name"),  # <namespace>-<app>-<stage>-pipeline
+    ("app", "- name: staging", "- name: stagi\u043fg", "stages[0].name"),  # <namespace>-<app>-<stage>-pipeline
 ], ids=["cluster", "namespace", "terraform-role", "app-name", "stage-name"])
 def test_names_in_iam_roles_must_be_ascii(tmp_path, capsys, which, old, new, field):
     org, app = tmp_path / "org.yaml", tmp_path / "web.yaml"
