@@ -42,7 +42,7 @@ def say(text: str) -> None:
 
 @dataclass
 class Session:
-    """A notebook's working state: its settings (replaced whole by the form), its record, plans awaiting approval."""
+    """A notebook's working state: its settings (replaced whole by the form) and its record."""
 
     root: Path
     org_file: str
@@ -51,7 +51,6 @@ class Session:
     interactive: bool = False
     record_file: Path | None = None
     record: Record = field(default_factory=Record)
-    plans: dict = field(default_factory=dict)
 
     # read-only views of the settings, for notebook cells
     org = property(lambda self: self.settings.org)
@@ -196,7 +195,6 @@ def plan_and_apply(session: Session, root_name: str):
     engine = session.engine(sink=sink, show_plan=lambda summary: _console().print(plan_table(summary)))
     result = engine.run_root(root)
     if result.outcome is Outcome.AWAITING_APPROVAL:
-        session.plans[root.name] = result.plan
         say(f"{root.name}: awaiting approval; nothing was applied.")
         if session.interactive:
             return _approve_button(session, engine, result.plan)
@@ -220,7 +218,6 @@ def _approve_button(session: Session, engine: Engine, plan):
         with output:
             say(f"Applying {plan.root} ...")
             result = engine.apply_plan(plan)   # the record says applied (or why not) afterwards
-            session.plans.pop(plan.root, None)
             _show_result(result)
     button.on_click(on_click)
     return widgets.VBox([button, output])  # the cell's value: Jupyter shows it once

@@ -84,15 +84,20 @@ def declared_parameters(notebook: Path, needed: set[str]) -> set[str]:
     return declared
 
 
-def _job(root: Path, label: str, names: tuple[str, ...], values: dict, partial: Path) -> Job:
+def _declared_by_notebook(root: Path) -> dict[str, set[str]]:
+    """Each notebook's declared parameters, read once per run (the app notebooks must also take app_file)."""
+    return {name: declared_parameters(root / "notebooks" / f"{name}.ipynb",
+                                      REQUIRED_PARAMETERS | ({"app_file"} if name in APP_NOTEBOOKS else set()))
+            for name in COMMON_NOTEBOOKS + APP_NOTEBOOKS}
+
+
+def _job(root: Path, label: str, names: tuple[str, ...], values: dict, partial: Path,
+         declared: dict[str, set[str]]) -> Job:
     folder = partial / label
     values = {**values, "out_dir": str(partial / "work" / label), "record_file": str(folder / "record.json")}
-    needed = REQUIRED_PARAMETERS | ({"app_file"} if "app_file" in values else set())
-    notebooks = []
-    for name in names:
-        declared = declared_parameters(root / "notebooks" / f"{name}.ipynb", needed)
-        notebooks.append((name, {k: v for k, v in values.items() if k in declared and v is not None}))
-    return Job(label, tuple(notebooks), str(folder), values["record_file"], str(root))
+    notebooks = tuple((name, {k: v for k, v in values.items() if k in declared[name] and v is not None})
+                      for name in names)
+    return Job(label, notebooks, str(folder), values["record_file"], str(root))
 
 
 def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, out: str | None,
@@ -125,8 +130,10 @@ def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, o
     # auto_approve goes only where the caller gave it for this run: never a default to inherit
     common = {"org_file": str(org_path), "target": target, "interactive": False,
               "auto_approve": True if auto_approve else None}
-    common_job = _job(root, "common", COMMON_NOTEBOOKS, common, partial)
-    app_jobs = [_job(root, app.name, APP_NOTEBOOKS, {**common, "app_file": str(path), "stage": stage}, partial)
+    declared = _declared_by_notebook(root)
+    common_job = _job(root, "common", COMMON_NOTEBOOKS, common, partial, declared)
+    app_jobs = [_job(root, app.name, APP_NOTEBOOKS, {**common, "app_file": str(path), "stage": stage}, partial,
+                     declared)
                 for path, app in zip(paths, loaded)]
     _require_writable(base)
     if run_dir.exists() or partial.exists():
