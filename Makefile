@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (Python 3.11+, make, Terraform >= 1.10 on PATH):
 #   make demo   runs the runbook on the example parameters
 #   make test   runs the test suite, notebooks included
+#   make lab    opens the notebooks in JupyterLab, with the sandbox started and seeded (Ctrl-C stops both)
 # And for developers: make test-fast runs everything but the slow tests (no Terraform, no sandbox).
 # Both create .venv and install the package with its dev extras on first use.
 
@@ -12,8 +13,16 @@ NBVAL  := --nbval --nbval-sanitize-with notebooks/nbval-sanitize.cfg
 
 # Offline machines carry an unpacked AWS provider mirror; use it when it is there.
 export RUNBOOK_TF_PROVIDER_MIRROR ?= $(wildcard /opt/tf-plugins)
+# And bare copies of the upstream module repositories, laid out as on GitHub, beside the checkout:
+# `runbook modules mirror` makes a checked copy of them in build/ (a copy can lose the empty
+# refs/ folders git needs) and Terraform fetches the modules from there.
+MODULE_SOURCE := $(realpath $(CURDIR)/../shared/module-mirror)
+export RUNBOOK_TF_MODULE_MIRROR ?= $(if $(MODULE_SOURCE),$(CURDIR)/build/module-mirror)
 
-.PHONY: demo test test-fast install clean
+# make lab's port on 127.0.0.1 (make lab LAB_PORT=8899 when 8888 is taken)
+LAB_PORT ?= 8888
+
+.PHONY: demo lab test test-fast install clean modules
 
 install: $(STAMP)
 
@@ -22,21 +31,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+modules: $(STAMP)
+ifneq ($(MODULE_SOURCE),)
+	$(BIN)/runbook modules mirror $(CURDIR)/build/module-mirror --from $(MODULE_SOURCE) > /dev/null
+endif
+
+demo: modules
 	$(BIN)/python -m runbook_lib.demo
+
+lab: modules
+	$(BIN)/runbook lab --port $(LAB_PORT)
 
 # The committed notebooks' outputs come from a fresh sandbox; nbval replays them on one,
 # first, and the tests then go on in that sandbox (tests/conftest.py, suite_sandbox), so
 # the notebook suite applies each root once.
 TEST_SANDBOX := $(CURDIR)/build/test-sandbox
 
-test: $(STAMP)
+test: modules
+	@command -v chromium > /dev/null || command -v chromium-browser > /dev/null || [ -n "$$RUNBOOK_CHROMIUM" ] || \
+	  echo "make test: Chromium is not installed, so the browser tests (tests/test_browser.py) are SKIPPED; apt-get install -y chromium runs them."
 	-RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/runbook sandbox stop > /dev/null
 	rm -rf $(TEST_SANDBOX) build/notebooks
 	RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadgroup --durations=20 notebooks tests; \
 	status=$$?; RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/runbook sandbox stop > /dev/null; exit $$status
 
-test-fast: $(STAMP)
+test-fast: modules
 	$(BIN)/python -m pytest -m "not slow" tests
 
 clean:

@@ -11,7 +11,13 @@
    for the common job and for any one application job.
 3. The number of AWS API calls of one full postflight (counted with botocore events).
 
+   The settings run in the order given by ``--settings`` (default ``local-1,local-2``);
+   ``dask-2`` starts a Dask ``LocalCluster`` here (scheduler and 2 worker processes over
+   TCP) and runs ``runbook run --executor dask`` on it; ``local@before-2`` runs the
+   checkout given with ``--before`` (its code through ``PYTHONPATH``, this virtualenv).
+
 Run:  .venv/bin/python benchmarks/bench_suite.py [--apps N] [--skip-batch | --only-batch]
+                                                 [--settings local-1,local-2,dask-2] [--before DIR]
 """
 
 from __future__ import annotations
@@ -164,25 +170,53 @@ class JobMemory:
         self._thread.join()
 
 
-def batch(work: Path, apps: int, jobs: int) -> dict:
-    directory = work / f"sbx-batch-{jobs}"
+def batch(work: Path, apps: int, jobs: int, *, executor: str = "local", code: Path = ROOT, label: str = "") -> dict:
+    """``runbook run`` over the generated apps from checkout ``code`` on a fresh sandbox.
+
+    ``executor`` ``local``: the process pool with ``jobs``; ``dask``: a ``LocalCluster`` started
+    here (a scheduler and ``jobs`` worker processes, one thread each, over TCP on loopback).
+    """
+    label = label or f"{executor}-{jobs}"
+    directory = work / f"sbx-batch-{label}"
     apps_dir = work / "apps"
-    env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(directory))
+    env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(directory), PYTHONPATH=str(code), RUNBOOK_PROJECT_ROOT=str(code))
+    args = ["--jobs", str(jobs)]
+    cluster = None
+    if executor == "dask":
+        from distributed import LocalCluster
+
+        subprocess.run([sys.executable, "-m", "runbook_lib.cli", "sandbox", "start"], env=env, check=True,
+                       capture_output=True)
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               protocol="tcp", dashboard_address=None, env={k: env[k] for k in (
+                                   "PYTHONPATH", "RUNBOOK_PROJECT_ROOT", "RUNBOOK_SANDBOX_DIR")})
+        args = ["--executor", "dask", "--scheduler", cluster.scheduler_address, "--jobs", str(jobs)]
     cpu_before = os.times()
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "runbook_lib.cli", "run", "--apps", str(apps_dir), "--jobs",
-                             str(jobs), "--out", str(work / f"runs-{jobs}")], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "runbook_lib.cli", "run", "--apps", str(apps_dir), *args,
+                             "--out", str(work / f"runs-{label}")], cwd=code, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    memory = JobMemory(proc.pid)
+    memory = JobMemory(os.getpid() if cluster else proc.pid)   # Dask's workers are this process's children
     output, _ = proc.communicate()
     wall = time.monotonic() - started
     memory.stop()
     cpu_after = os.times()
     cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
-    (work / f"batch-{jobs}.log").write_text(output)
+    if cluster:
+        workers = [psutil.Process(pid) for pid in _worker_pids(cluster)]
+        cpu += sum(sum(w.cpu_times()[:4]) for w in workers)   # kernels they ran are theirs to reap, not ours
+        cluster.close()
+        subprocess.run([sys.executable, "-m", "runbook_lib.cli", "sandbox", "stop"], env=env, capture_output=True)
+    (work / f"batch-{label}.log").write_text(output)
     return {"wall": wall, "ok": proc.returncode == 0, "cpu": cpu, "peak_common_mb": memory.peak["common"] / 2**20,
             "peak_app_mb": memory.peak["app"] / 2**20,
             "peak_run_mb": memory.peak_run / 2**20}
+
+
+def _worker_pids(cluster) -> list[int]:
+    """The worker processes of a LocalCluster (each under its nanny)."""
+    nannies = [psutil.Process(n.process.process.pid) for n in cluster.workers.values()]
+    return [n.pid for n in nannies]
 
 
 def make_apps(work: Path, count: int) -> None:
@@ -200,6 +234,10 @@ def main() -> int:
     parser.add_argument("--apps", type=int, default=20)
     parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--only-batch", action="store_true")
+    parser.add_argument("--settings", default="local-1,local-2",
+                        help="batch settings in order, EXECUTOR-JOBS: local-1, local-2, dask-2; "
+                             "local@before-2 runs --before's checkout")
+    parser.add_argument("--before", type=Path, help="another checkout of the project (for local@before-N)")
     args = parser.parse_args()
     os.environ.setdefault("RUNBOOK_TF_PROVIDER_MIRROR", "/opt/tf-plugins")
     work = Path(tempfile.mkdtemp(prefix="runbook-bench-suite-"))
@@ -211,13 +249,23 @@ def main() -> int:
         print(f"AWS API calls of one full postflight (web): {calls}")
     if not args.skip_batch:
         make_apps(work, args.apps)
-        runs = {jobs: batch(work, args.apps, jobs) for jobs in (1, 2)}
-        for jobs, r in runs.items():
-            print(f"batch of {args.apps} apps, {jobs} job(s): {r['wall']:.0f} s wall (ok={r['ok']}), "
+        runs = {}
+        for setting in args.settings.split(","):
+            executor, jobs = setting.rsplit("-", 1)
+            code, label = ROOT, setting
+            if executor.endswith("@before"):
+                code, executor, label = args.before.resolve(), executor.split("@")[0], setting
+            runs[label] = batch(work, args.apps, int(jobs), executor=executor, code=code, label=label)
+            r = runs[label]
+            print(f"batch of {args.apps} apps, {label}: {r['wall']:.0f} s wall (ok={r['ok']}), "
                   f"{r['cpu']:.0f} CPU-s ({r['cpu'] / r['wall']:.2f} cores busy on average), "
                   f"peak PSS: common job {r['peak_common_mb']:.0f} MB, one app job {r['peak_app_mb']:.0f} MB, "
-                  f"all running jobs together {r['peak_run_mb']:.0f} MB")
-        print(f"speed-up with 2 jobs: {runs[1]['wall'] / runs[2]['wall']:.2f}x")
+                  f"all running jobs together {r['peak_run_mb']:.0f} MB (load {os.getloadavg()[0]:.2f})", flush=True)
+        if "local-1" in runs and "local-2" in runs:
+            print(f"speed-up with 2 jobs: {runs['local-1']['wall'] / runs['local-2']['wall']:.2f}x")
+        if "dask-2" in runs and "local-2" in runs:
+            print(f"Dask LocalCluster (2 workers) / process pool (2 jobs), wall: "
+                  f"{runs['dask-2']['wall'] / runs['local-2']['wall']:.2f}x")
         if not all(r["ok"] for r in runs.values()):
             print(f"a batch run failed: see {work}/batch-*.log (kept)")
             return 1

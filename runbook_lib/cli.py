@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from .batch.kernels import DEFAULT_NOTEBOOK_TIMEOUT
 from .errors import RunbookError
 from .parameters import load_app, load_org
 from .render import Target
@@ -59,7 +60,7 @@ def cmd_render(args) -> int:
 def cmd_validate(args) -> int:
     from .validate import passed, summary, table
 
-    findings = _engine(args, *_load(args)).validate()
+    findings = _engine(args, *_load(args)).validate(terraform=not args.static_only)
     console.print(table(findings))
     console.print(f"Validation: {summary(findings)}")
     return EXIT_OK if passed(findings) else EXIT_FINDINGS
@@ -140,6 +141,10 @@ def cmd_sandbox(args) -> int:
                 console.print(Text(f"  seeded {line}"))
         console.print(running.url)
         return EXIT_OK
+    if args.action == "complete-handshake":
+        return _complete_handshake(args)
+    if args.name is not None:
+        raise RunbookError(f"`runbook sandbox {args.action}` takes no name ({args.name!r}); only complete-handshake does.")
     if args.action == "status":
         running = sandbox.status()
         if running is None:
@@ -149,6 +154,34 @@ def cmd_sandbox(args) -> int:
         console.print(running.url)
         return EXIT_OK
     console.print("sandbox stopped" if sandbox.stop() else "sandbox was not running")
+    return EXIT_OK
+
+
+def cmd_modules(args) -> int:
+    from . import module_mirror
+
+    org = load_org(args.org)
+    dest = Path(args.dir)
+    console.print(f"Module mirror {dest}, from {args.source}:")
+    missing = module_mirror.build(dest, org, args.source, sink=lambda line: console.print(Text(line)))
+    if missing:
+        console.print(Text(f"{len(missing)} pinned commit(s) are not in the mirror: "
+                           + ", ".join(f"{m.path}@{m.commit[:7]}" for m in missing)))
+        return EXIT_FINDINGS
+    console.print(f"Every pinned commit is there. Use it with: export RUNBOOK_TF_MODULE_MIRROR={dest.resolve()}")
+    return EXIT_OK
+
+
+def _complete_handshake(args) -> int:
+    """The sandbox's stand-in for the console step that makes a PENDING connection AVAILABLE."""
+    from .sandbox.console import complete_handshake
+
+    org = load_org(args.org or "parameters/org.yaml")
+    name = args.name or org.codestar_connection_name
+    done = complete_handshake(org.accounts.operations.id, org.region, name)
+    console.print(Text(f"sandbox stand-in: the handshake of connection {done.name} is complete; it is now "
+                       f"{done.status} ({done.arn})."))
+    console.print(Text(f"  {done.note}."))
     return EXIT_OK
 
 
@@ -204,6 +237,8 @@ def cmd_run(args) -> int:
 
     run_dir, results, interrupted = run_batch(args.org, args.apps, stage=args.stage, target=args.target,
                                               jobs=args.jobs, out=args.out, auto_approve=args.auto_approve,
+                                              executor=args.executor, scheduler=args.scheduler,
+                                              notebook_timeout=args.notebook_timeout,
                                               progress=lambda line: console.print(Text(line)))
     console.print(f"Run folder: {run_dir}")
     console.print(f"Report: {run_dir / 'report.html'}")
@@ -218,6 +253,86 @@ def cmd_run(args) -> int:
     return EXIT_OK if all(r.healthy for r in results) else EXIT_FINDINGS
 
 
+def _where(args):
+    from .labs import Where
+
+    return Where(args.org, args.app, args.target, args.out)
+
+
+def cmd_lab_list(args) -> int:
+    from . import labs
+
+    for item in labs.listing(_where(args) if args.out else None):
+        console.print(Text(f"  {'done ' if item.passed else '     '}{item.name:<28} {item.section:<24} {item.title}"))
+    console.print("Start one with: runbook lab start NAME --app parameters/apps/web.yaml (in a sandbox where "
+                  "the suite is applied: `runbook apply`, then `runbook sandbox complete-handshake`).")
+    return EXIT_OK
+
+
+def cmd_lab_start(args) -> int:
+    from . import labs
+
+    started = labs.start(_where(args), args.name)
+    console.print(Text(started.injected))
+    console.print(Text(f"Lab {started.lab}: {started.title} (guide: {started.section})"))
+    console.print(Text(f"A colleague writes: \"{started.symptom}\""))
+    console.print("Find the cause with the suite (runbook check, plan, the notebooks), fix it with the runbook's own "
+                  "commands, then run `runbook lab check`. `runbook lab hint` reveals one step at a time.")
+    return EXIT_OK
+
+
+def cmd_lab_hint(args) -> int:
+    from . import labs
+
+    shown = labs.hint(_where(args))
+    console.print(Text(f"Hint {shown.number}/{shown.total} for {shown.lab}: {shown.text}"))
+    if shown.exhausted:
+        console.print("That was the last hint.")
+    return EXIT_OK
+
+
+def cmd_lab_check(args) -> int:
+    from . import labs
+
+    graded = labs.check(_where(args))
+    timing = f"{graded.hints} hint(s), {graded.seconds / 60:.1f} min, grade asked {graded.checks} time(s)"
+    if graded.passed:
+        console.print(Text(f"PASSED {graded.lab}: {timing}. What it was: {graded.fault}"))
+        return EXIT_OK
+    console.print(Text(f"NOT YET {graded.lab} ({timing}):"))
+    for problem in graded.problems:
+        console.print(Text(f"  - {problem}"))
+    return EXIT_FINDINGS
+
+
+def cmd_lab_reset(args) -> int:
+    from . import labs
+
+    done = labs.reset(_where(args), say=lambda line: console.print(Text(line)))
+    for step in done.steps:
+        console.print(Text(f"  restored: {step}"))
+    console.print(Text(f"Lab {done.lab} is closed (recorded as reset); the sandbox is back in the applied state."))
+    return EXIT_OK
+
+
+def cmd_lab_report(args) -> int:
+    from .labs import report
+
+    console.print(f"Report written to {report.write(args.out, args.html)}")
+    return EXIT_OK
+
+
+def cmd_lab(args) -> int:
+    from . import lab
+    from .project import project_root
+
+    notebooks = Path(args.notebooks) if args.notebooks else None
+    # Ctrl-C stops the lab, even when started from a shell that had SIGINT ignored (`make lab &`, nohup)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return lab.run(project_root(), port=args.port, org_file=args.org, notebooks=notebooks,
+                   say=lambda line: console.print(Text(line)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runbook", description="Set up CodeBuild/CodePipeline CI/CD for EKS applications, step by step.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -229,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check parameters and the rendered files without touching AWS")
     _common_flags(p)
+    p.add_argument("--static-only", action="store_true",
+                   help="skip Terraform's own init -backend=false and validate of each root")
     p.set_defaults(func=cmd_validate)
 
     for name, func, help_text in (
@@ -268,16 +385,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apps", nargs="+", default=["parameters/apps"], help="application files or folders (default: %(default)s)")
     p.add_argument("--stage", help="focus the CD checks on this stage (every app must have it)")
     p.add_argument("--target", default=Target.sandbox.value, choices=[t.value for t in Target])
-    p.add_argument("--jobs", type=int, default=1, help="applications run in parallel (default: %(default)s)")
+    p.add_argument("--jobs", type=int, help="applications run in parallel (default: 1 on the local pool; "
+                   "with dask, as many as the cluster's workers take)")
+    p.add_argument("--executor", default="local", help="where jobs run: local (a process pool, the default) or dask")
+    p.add_argument("--scheduler", help="the Dask scheduler's address, tcp://HOST:8786 "
+                   "(default: $RUNBOOK_DASK_SCHEDULER)")
+    p.add_argument("--notebook-timeout", type=float, default=DEFAULT_NOTEBOOK_TIMEOUT,
+                   help="wall limit of each notebook in seconds; past it the notebook is interrupted "
+                   "(default: %(default)g)")
     p.add_argument("--out", help="folder for the run folder (default: runs/)")
     p.add_argument("--auto-approve", action="store_true", help="approve plans on live too (deletes still stop)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator")
-    p.add_argument("action", choices=["start", "status", "stop"])
+    p = sub.add_parser("lab", help="JupyterLab on the notebooks, with the sandbox started and seeded (Ctrl-C stops both)")
+    p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default: %(default)s)")
+    p.add_argument("--org", default="parameters/org.yaml", help="organization parameters the sandbox is seeded from "
+                   "(default: %(default)s)")
+    p.add_argument("--notebooks", help="folder of notebooks to open (default: the project's notebooks/)")
+    p.set_defaults(func=cmd_lab)
+    labs = p.add_subparsers(dest="lab_action", metavar="ACTION",
+                            description="training labs in the sandbox; without an action, JupyterLab starts")
+    q = labs.add_parser("list", help="the labs, with the guide section each teaches")
+    q.add_argument("--out", help="also mark the labs passed in this output folder's progress")
+    q.set_defaults(func=cmd_lab_list, org="parameters/org.yaml", app=None, target=Target.sandbox.value)
+    for name, func, help_text in (
+        ("start", cmd_lab_start, "inject one lab's fault into the sandbox and report its symptom"),
+        ("hint", cmd_lab_hint, "reveal one more hint for the open lab"),
+        ("check", cmd_lab_check, "grade the open lab: fault gone, nothing else broken or replaced"),
+        ("reset", cmd_lab_reset, "put the applied state back and close the open lab"),
+    ):
+        q = labs.add_parser(name, help=help_text)
+        if name == "start":
+            q.add_argument("name", help="the lab (see `runbook lab list`)")
+        _common_flags(q, target_default=Target.sandbox.value)
+        q.set_defaults(func=func)
+    q = labs.add_parser("report", help="write the trainer's HTML page of this output folder's progress")
+    q.add_argument("--out", default="build", help="output folder whose labs/progress.json to read (default: %(default)s)")
+    q.add_argument("--html", help="where to write the page (default: OUT/labs/report.html)")
+    q.set_defaults(func=cmd_lab_report)
+
+    p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator; complete a connection's "
+                       "handshake in it (the sandbox's stand-in for the console step)")
+    p.add_argument("action", choices=["start", "status", "stop", "complete-handshake"])
+    p.add_argument("name", nargs="?", help="complete-handshake: the connection's name (default: "
+                   "codestar_connection_name of --org)")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--org", help="seed the accounts, clusters, state bucket and token parameter from this org.yaml")
+    p.add_argument("--org", help="start: seed the accounts, clusters, state bucket and token parameter from this "
+                   "org.yaml; complete-handshake: the organization whose connection it is (default: parameters/org.yaml)")
     p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("modules", help="build a local mirror of the pinned upstream module repositories")
+    p.add_argument("action", choices=["mirror"])
+    p.add_argument("dir", help="the mirror folder (bare repositories laid out as on GitHub); created if missing")
+    p.add_argument("--from", dest="source", default="https://github.com/",
+                   help="where to fetch from: GitHub (default: %(default)s), or another mirror folder")
+    p.add_argument("--org", default="parameters/org.yaml",
+                   help="organization parameters whose pinned commits must be there (default: %(default)s)")
+    p.set_defaults(func=cmd_modules)
     return parser
 
 

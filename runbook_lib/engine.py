@@ -21,26 +21,34 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from . import checks as checks_lib
-from .errors import RunbookError, ValidationFailed
+from .errors import RunbookError, TerraformError, ValidationFailed
 from .parameters.models import App, Org
 from .render import Target, render_files, render_roots, write_files
 from .render.roots import RootModule
+from .resolved import deploy_targets
 from .targets import make_target
 from .results import DONE, CheckReport, Outcome, Record, RootResult
 from .terraform.gate import ApprovalError, ApprovalNeeded, Confirm, approve
+from .terraform.imports import IMPORTS_FILE, import_file_text, leftovers
 from .terraform.plan import PlanSummary
-from .terraform.runner import Terraform
+from .terraform.runner import Terraform, private_dir
 
 Sink = Callable[[str], None]
 TARGETS = tuple(t.value for t in Target)
 # A batch run names a file here; once it exists, no engine call in its kernels plans or applies.
 STOP_FILE_ENV = "RUNBOOK_STOP_FILE"
+# Resources one root may import after an interrupted apply, in all rounds together.
+MAX_IMPORTS = 100
+# The root every application's CI and CD roots read (bucket, connection parameter); they do not
+# read each other, so once it is applied they are planned side by side (see _Ahead).
+COMMON_ROOT = "cicd-common"
 LOCK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -139,12 +147,80 @@ class _Attempt:
         self.started = time.monotonic()
         self.step = "init"
         self.plan: PlanSummary | None = None
+        self.imported: list[str] = []   # addresses brought into the state by import blocks
 
     def result(self, outcome: Outcome, reason: str = "", outputs: dict | None = None) -> RootResult:
         result = RootResult(self.root.name, outcome, self.step, time.monotonic() - self.started,
                             self.plan.headline() if self.plan else "", outputs or {}, reason, self.plan)
         self.engine.keep(result)
         return result
+
+
+class _Ahead:
+    """A root planned in a thread while the roots before it are applied; approval and apply stay in order.
+
+    ``finished`` is set once the engine took its plan through the gate: from then on the
+    saved plan is the gate's business (applied, or kept for a person). Any plan that
+    was never taken is deleted by :meth:`abandon` (it embeds prior state).
+
+    What Terraform prints meanwhile is held back until the root's turn (:meth:`its_turn`),
+    so the output reads root by root and nothing is printed into a person's prompt.
+    """
+
+    def __init__(self, engine: Engine, root: RootModule):
+        self.engine = engine
+        self.attempt = _Attempt(engine, root)
+        self.cancel = threading.Event()
+        self.tf: Terraform | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+        self._held: list[str] | None = []   # None once the lines go straight to the engine's sink
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._plan, name=f"plan {root.name}", daemon=True)
+        self.thread.start()
+
+    def _plan(self) -> None:
+        try:
+            self.engine._unless_stopping(self.attempt)
+            self.tf = self.engine._terraform(self.attempt.root, sink=self._line, cancel=self.cancel)
+            self.tf.init()
+            self.attempt.step = "plan"
+            self.attempt.plan = self.tf.plan()
+        except BaseException as exc:  # handed to the main thread by planned()
+            self.error = exc
+
+    def _line(self, line: str) -> None:
+        with self._lock:
+            if self._held is None:
+                self.engine.sink(line)
+            else:
+                self._held.append(line)
+
+    def its_turn(self) -> None:
+        """Print what was held back; from now on lines go straight to the engine's sink."""
+        with self._lock:
+            for line in self._held or []:
+                self.engine.sink(line)
+            self._held = None
+
+    def wait(self) -> None:
+        while self.thread.is_alive():   # in slices, so Ctrl-C reaches the main thread at once
+            self.thread.join(0.2)
+
+    def planned(self) -> Terraform:
+        """Wait for the plan; raise what stopped it, else the Terraform that holds it."""
+        self.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.tf is not None
+        return self.tf
+
+    def abandon(self) -> None:
+        """Interrupt the plan if it still runs, and delete its saved plan unless the gate took it."""
+        self.cancel.set()
+        self.wait()
+        if self.tf is not None and not self.finished:
+            self.tf.discard_plan()
 
 
 class Engine:
@@ -204,13 +280,35 @@ class Engine:
     def render(self, force: bool = False):
         return write_files(self.settings.out, render_files(self.settings.org, self.settings.app, self.target), force=force)
 
-    def validate(self):
-        from .validate import summary, validate_tree
+    def validate(self, *, terraform: bool = False):
+        """Static checks of the rendered tree; with ``terraform``, then Terraform's own on each root.
+
+        Terraform's step (``init -backend=false`` and ``validate``) reads no state and calls
+        no AWS API; it installs the modules and providers, from the mirrors when they are set.
+        It runs only when the static checks pass.
+        """
+        from .validate import Status, summary, validate_tree
 
         findings = validate_tree(self.settings.org, self.settings.app, self.target, self.settings.out)
+        if terraform and not any(f.status is Status.FAIL for f in findings):
+            findings += [self._terraform_validate(root) for root in self.roots()]
         self.record.validation = summary(findings)
         self.save()
         return findings
+
+    def _terraform_validate(self, root: RootModule):
+        from .validate import Finding, Status
+
+        self.sink(f"[{root.name}] terraform init -backend=false, then terraform validate")
+        data_dir = private_dir(self.settings.out.resolve() / root.path) / "validate"   # not the apply's .terraform/
+        quiet = self._terraform(root, sink=lambda _line: None, env={"TF_DATA_DIR": str(data_dir)})
+        try:
+            quiet.init(backend=False)
+            quiet.validate()
+        except TerraformError as exc:
+            return Finding("terraform validate", root.name, Status.FAIL, str(exc))
+        return Finding("terraform validate", root.name, Status.PASS,
+                       "terraform init -backend=false and terraform validate passed")
 
     def prepare(self) -> list[RootModule]:
         """Seed the sandbox (when that is the target), render and validate; raise if validation fails."""
@@ -224,14 +322,15 @@ class Engine:
         return self.roots()
 
     # -- Terraform, root by root -------------------------------------------------------
-    def _terraform(self, root: RootModule) -> Terraform:
+    def _terraform(self, root: RootModule, *, sink: Sink | None = None, env: dict[str, str] | None = None,
+                   cancel: threading.Event | None = None) -> Terraform:
         """Terraform for one root, refused while a rendered folder holds a file the runbook did not render."""
         from .validate import check_unrendered
 
         _stop_on_failures(check_unrendered(self.settings.out,
                                            render_files(self.settings.org, self.settings.app, self.target)))
-        return Terraform(self.settings.out / root.path, root=root.name, env=self.target.terraform_env(),
-                         sink=self.sink, timeout=self.settings.timeout)
+        return Terraform(self.settings.out / root.path, root=root.name, env={**self.target.terraform_env(), **(env or {})},
+                         sink=sink or self.sink, timeout=self.settings.timeout, cancel=cancel)
 
     def run_root(self, root: RootModule | str, *, destroy: bool = False, show_version: bool = False) -> RootResult:
         """init, plan, summary, gate; then apply (or destroy) the saved plan and read the outputs.
@@ -241,36 +340,34 @@ class Engine:
         Raises :class:`Interrupted` on SIGINT/SIGTERM, after Terraform stopped.
         """
         attempt = _Attempt(self, self.root(root) if isinstance(root, str) else root)
-        try:
+
+        def work() -> RootResult:
             self._unless_stopping(attempt)
             tf = self._terraform(attempt.root)
             if show_version:
                 self.sink(f"[{attempt.root.name}] terraform {tf.version()}")
             tf.init()
-            attempt.step = "plan"
-            attempt.plan = tf.plan(destroy=destroy)
-            self.sink(f"[{attempt.root.name}] plan: {attempt.plan.headline()}")
-            if self.show_plan:
-                self.show_plan(attempt.plan)
-            if attempt.plan.is_empty:
-                tf.discard_plan()
-                attempt.step = "output"
-                return attempt.result(Outcome.NO_CHANGES, outputs={} if destroy else tf.output())
-            attempt.step = "approve"
-            try:
-                approved = approve(attempt.plan, auto_approve=self.settings.unattended,
-                                   allow_destroy=self.settings.allow_destroy or destroy, confirm=self.confirm)
-            except ApprovalNeeded as exc:
-                return attempt.result(Outcome.AWAITING_APPROVAL, str(exc))  # the saved plan stays for a person
-            except ApprovalError as exc:
-                tf.discard_plan()
-                return attempt.result(Outcome.STOPPED, str(exc))
-            self._unless_stopping(attempt)
-            return self._apply(attempt, tf, approved, destroy)
+            return self._plan_and_apply(attempt, tf, destroy)
+        return self._guarded(attempt, work)
+
+    @staticmethod
+    def _guarded(attempt: _Attempt, work: Callable[[], RootResult]) -> RootResult:
+        """``work()`` for one root; a failure becomes its result, Ctrl-C becomes :class:`Interrupted`."""
+        try:
+            return work()
         except RunbookError as exc:
             return attempt.result(Outcome.FAILED, str(exc))
         except KeyboardInterrupt:
             raise Interrupted(attempt.result(Outcome.INTERRUPTED, f"interrupted during {attempt.step}")) from None
+
+    def _apply_ahead(self, ahead: _Ahead) -> RootResult:
+        """Gate and apply a root that was planned beside the roots before it."""
+        def work() -> RootResult:
+            ahead.its_turn()
+            tf = ahead.planned()
+            ahead.finished = True
+            return self._after_plan(ahead.attempt, tf, destroy=False)
+        return self._guarded(ahead.attempt, work)
 
     def apply_plan(self, plan: PlanSummary) -> RootResult:
         """A person approved ``plan`` (the Approve button): apply exactly that saved plan."""
@@ -280,13 +377,73 @@ class Engine:
             approved = approve(plan, allow_destroy=self.settings.allow_destroy, confirm=lambda _plan: True)
         except ApprovalError as exc:   # deletes still stop here unless allowed for this run
             return attempt.result(Outcome.STOPPED, str(exc))
-        try:
+
+        def work() -> RootResult:
             self._unless_stopping(attempt)
             return self._apply(attempt, self._terraform(attempt.root), approved, destroy=False)
-        except RunbookError as exc:
-            return attempt.result(Outcome.FAILED, str(exc))
-        except KeyboardInterrupt:
-            raise Interrupted(attempt.result(Outcome.INTERRUPTED, f"interrupted during {attempt.step}")) from None
+        return self._guarded(attempt, work)
+
+    def _plan_and_apply(self, attempt: _Attempt, tf: Terraform, destroy: bool) -> RootResult:
+        """plan, summary, gate, then apply (or destroy) the saved plan; the plan is never kept unless it awaits a person."""
+        attempt.step = "plan"
+        attempt.plan = tf.plan(destroy=destroy)
+        return self._after_plan(attempt, tf, destroy)
+
+    def _after_plan(self, attempt: _Attempt, tf: Terraform, destroy: bool) -> RootResult:
+        """Show the plan's summary, then the gate, then apply (or destroy) exactly that saved plan."""
+        assert attempt.plan is not None
+        self.sink(f"[{attempt.root.name}] plan: {attempt.plan.headline()}")
+        if self.show_plan:
+            self.show_plan(attempt.plan)
+        if attempt.plan.is_empty:
+            tf.discard_plan()
+            attempt.step = "output"
+            return attempt.result(Outcome.NO_CHANGES, outputs={} if destroy else tf.output())
+        attempt.step = "approve"
+        try:
+            approved = approve(attempt.plan, auto_approve=self.settings.unattended,
+                               allow_destroy=self.settings.allow_destroy or destroy, confirm=self.confirm)
+        except ApprovalNeeded as exc:
+            return attempt.result(Outcome.AWAITING_APPROVAL, str(exc))  # the saved plan stays for a person
+        except ApprovalError as exc:
+            tf.discard_plan()
+            return attempt.result(Outcome.STOPPED, str(exc))
+        self._unless_stopping(attempt)
+        return self._apply(attempt, tf, approved, destroy)
+
+    def _adopt(self, attempt: _Attempt, tf: Terraform, failure: TerraformError) -> bool:
+        """After an apply that met resources already in AWS but not in the state: write import blocks for them.
+
+        True when every such resource got an import block (the caller plans again, and the
+        new plan goes through the gate like any other); False leaves the failure, whose
+        message says how to import or delete them by hand.
+        """
+        found = leftovers(failure.stderr)
+        # Each round can bring new ones (what depends on an import is only tried once it is in),
+        # never the same one twice.
+        repeated = {x.address for x in found} & set(attempt.imported)
+        text = import_file_text(found, self._account_of) if found and not repeated else None
+        if text is None or len(attempt.imported) + len(found) > MAX_IMPORTS:
+            return False
+        path = tf.workdir / IMPORTS_FILE
+        path.write_text(text)
+        attempt.imported += [x.address for x in found]
+        self.sink(f"[{attempt.root.name}] {len(found)} resource(s) already exist in AWS but not in the state of "
+                  f"{attempt.root.name}: an earlier apply was stopped after AWS created them and before Terraform "
+                  f"recorded them. Importing them instead of creating them again, with these blocks in {path}:")
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                self.sink(f"[{attempt.root.name}]   {line}")
+        self.sink(f"[{attempt.root.name}] planning again: the plan shows the imports and goes through the "
+                  "approval gate like any other")
+        return True
+
+    def _account_of(self, address: str) -> str:
+        """The AWS account of the resource at ``address``: a cluster's deploy role lives in its Workload account."""
+        org = self.settings.org
+        module = re.match(r"module\.([A-Za-z0-9_-]+)", address)
+        in_workload = {dt.module_name: dt.account_id for dt in deploy_targets(org)}
+        return in_workload.get(module.group(1) if module else "", org.accounts.operations.id)
 
     @staticmethod
     def _unless_stopping(attempt: _Attempt) -> None:
@@ -295,26 +452,46 @@ class Engine:
 
     def _apply(self, attempt: _Attempt, tf: Terraform, approved, destroy: bool) -> RootResult:
         attempt.step = "destroy" if destroy else "apply"
-        tf.apply(approved)
+        try:
+            tf.apply(approved)
+        except TerraformError as exc:
+            if destroy or not self._adopt(attempt, tf, exc):
+                raise
+            return self._plan_and_apply(attempt, tf, destroy=False)
         attempt.step = "output"
         outputs = {} if destroy else tf.output()
-        return attempt.result(Outcome.DESTROYED if destroy else Outcome.APPLIED, outputs=outputs)
+        reason = (f"imported {len(attempt.imported)} resource(s) an interrupted apply had left outside the state: "
+                  f"{', '.join(attempt.imported)}") if attempt.imported else ""
+        return attempt.result(Outcome.DESTROYED if destroy else Outcome.APPLIED, reason, outputs=outputs)
 
     def _run_roots(self, roots: list[RootModule], *, destroy: bool) -> list[RootResult]:
+        """Each root in turn; when applying, the roots after the common root are planned side by side
+        as soon as it is done, then approved and applied one by one in order."""
         verb = "destroy" if destroy else "apply"
         done: list[RootResult] = []
-        for number, root in enumerate(roots, start=1):
-            self.sink(f"== step {number}/{len(roots)}: {verb} {root.name}")
-            try:
-                result = self.run_root(root, destroy=destroy, show_version=number == 1)
-            except Interrupted as exc:
-                done.append(exc.result)
-                raise RunStopped(f"{verb} interrupted at step {number}/{len(roots)} ({exc.result.step} {root.name}); "
-                                 "Terraform was stopped and released its state lock", done, interrupted=True) from None
-            done.append(result)
-            if result.outcome not in DONE:
-                raise RunStopped(f"{verb} stopped at step {number}/{len(roots)} ({result.step} {root.name}): "
-                                 f"{result.outcome.value}\n{result.reason}", done)
+        ahead: dict[str, _Ahead] = {}
+        try:
+            for number, root in enumerate(roots, start=1):
+                self.sink(f"== step {number}/{len(roots)}: {verb} {root.name}")
+                try:
+                    result = (self._apply_ahead(ahead[root.name]) if root.name in ahead
+                              else self.run_root(root, destroy=destroy, show_version=number == 1))
+                except Interrupted as exc:
+                    done.append(exc.result)
+                    raise RunStopped(f"{verb} interrupted at step {number}/{len(roots)} ({exc.result.step} {root.name}); "
+                                     "Terraform was stopped and released its state lock", done, interrupted=True) from None
+                done.append(result)
+                if result.outcome not in DONE:
+                    raise RunStopped(f"{verb} stopped at step {number}/{len(roots)} ({result.step} {root.name}): "
+                                     f"{result.outcome.value}\n{result.reason}", done)
+                if not destroy and root.name == COMMON_ROOT and roots[number:]:
+                    later = roots[number:]
+                    self.sink(f"planning {', '.join(r.name for r in later)} side by side: they read {COMMON_ROOT}, "
+                              "which is in place now, and not each other")
+                    ahead = {r.name: _Ahead(self, r) for r in later}
+        finally:
+            for early in ahead.values():
+                early.abandon()
         return done
 
     def apply_all(self) -> list[RootResult]:
@@ -367,8 +544,30 @@ class Engine:
         self.keep(report)
         return report
 
+    def complete_handshake(self):
+        """The sandbox's stand-in for the console handshake: the org's connection becomes AVAILABLE.
+
+        Sandbox only: on live a person completes the handshake in the AWS console.
+        """
+        if self.settings.target != Target.sandbox.value:
+            raise RunbookError("completing the handshake is the sandbox's stand-in for a console step; on "
+                               f"{self.settings.target} complete it in the AWS console. Nothing was changed.")
+        from .sandbox.console import complete_handshake
+
+        org = self.settings.org
+        done = complete_handshake(org.accounts.operations.id, org.region, org.codestar_connection_name)
+        self.record.connection = done.status
+        self.save()
+        return done
+
+    def common_prerequisites(self) -> CheckReport:
+        """Is the common root applied in this target? (What the CI and CD roots read from it is there.)"""
+        from .checks.postflight import common_prerequisites
+
+        return CheckReport("common root applied", tuple(common_prerequisites(self._context())))
+
     def connection(self):
-        """The CodeStar connection's status, read once (NOT_EMULATED in a sandbox without it)."""
+        """The CodeStar connection's status, read once."""
         from .checks.status import connection_state
 
         state = connection_state(self._context())

@@ -7,6 +7,7 @@ inline. Nothing waits on it: headless runs simply never display it.
 
 from __future__ import annotations
 
+import functools
 import html
 
 from .errors import ParameterError, RunbookError
@@ -49,27 +50,65 @@ def apply_form(session, org_file: str | None, app_file: str | None, target: str,
             'The next cells use these values.</span>')
 
 
+# Every label is shown whole: one label width for the form, wide enough for the longest.
+LABEL_WIDTH = "190px"
+FIELD_WIDTH = "640px"
+
+
+@functools.cache
+def _panel_type():
+    import ipywidgets as widgets
+
+    class RunbookPanel(widgets.VBox):
+        """A VBox whose text form says what it is: shown where the widget cannot be (a saved page, a closed kernel)."""
+
+        summary = "widgets"
+
+        def __repr__(self) -> str:
+            return f"{self.summary} (run the cell in Jupyter)"
+
+    return RunbookPanel
+
+
+def panel(children, summary: str):
+    """A VBox of ``children`` whose text form is ``summary``."""
+    box = _panel_type()(children)
+    box.summary = summary
+    return box
+
+
+def button(description: str, **kwargs):
+    """A button wide enough for its whole label."""
+    import ipywidgets as widgets
+
+    return widgets.Button(description=description, layout=widgets.Layout(width=f"{len(description) + 8}ch"), **kwargs)
+
+
 def parameter_form(session):
     """A form to choose the files, edit the application's fields, pick a stage, and validate."""
     import ipywidgets as widgets
 
     root = session.root
+    style = {"description_width": LABEL_WIDTH}
+    layout = widgets.Layout(width=FIELD_WIDTH)
     orgs = sorted(str(p.relative_to(root)) for p in (root / "parameters").glob("*.yaml"))
     apps = sorted(str(p.relative_to(root)) for p in (root / "parameters" / "apps").glob("*.yaml"))
     org_file = widgets.Dropdown(options=orgs, value=session.org_file if session.org_file in orgs else None,
-                                description="Organization")
+                                description="Organization file", style=style, layout=layout)
     app_file = widgets.Dropdown(options=apps, value=session.app_file if session.app_file in apps else None,
-                                description="Application")
-    target = widgets.ToggleButtons(options=["sandbox", "live"], value=session.target_name, description="Target")
+                                description="Application file", style=style, layout=layout)
+    target = widgets.ToggleButtons(options=["sandbox", "live"], value=session.target_name, description="Target",
+                                   style=style)
     fields = {}
     for name in TEXT_FIELDS:
         info = App.model_fields[name]
         fields[name] = widgets.Text(description=info.title or name, tooltip=info.description or "",
-                                    style={"description_width": "initial"})
-    tool = widgets.Dropdown(options=["kustomize", "helm", "plain"], description=App.model_fields["manifests_tool"].title)
-    stage = widgets.Dropdown(options=[("all stages", None)], description="Stage")
+                                    placeholder=info.description or "", style=style, layout=layout)
+    tool = widgets.Dropdown(options=["kustomize", "helm", "plain"], description=App.model_fields["manifests_tool"].title,
+                            style=style, layout=layout)
+    stage = widgets.Dropdown(options=[("all stages", None)], description="Stage", style=style, layout=layout)
     status = widgets.HTML()
-    check = widgets.Button(description="Validate", button_style="primary")
+    check = button("Validate", button_style="primary")
 
     def load_fields(_=None):
         if not app_file.value:
@@ -88,4 +127,5 @@ def parameter_form(session):
     app_file.observe(load_fields, names="value")
     check.on_click(validate)
     load_fields()
-    return widgets.VBox([org_file, app_file, target, *fields.values(), tool, stage, check, status])
+    return panel([org_file, app_file, target, *fields.values(), tool, stage, check, status],
+                 "Parameter form: Organization file, Application file, Target, the application's fields, Stage")

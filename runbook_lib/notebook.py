@@ -1,15 +1,22 @@
 """What the notebooks call: one short function per step, with plain, repeatable output.
 
 Notebook cells stay one or two lines; everything they do is here, where tests
-reach it. Output is plain text with paths relative to the project and Terraform's
-own log kept in files, so executed notebooks compare equal from run to run (nbval).
-Gated steps never wait: headless runs need ``auto_approve``; interactive runs get
-an Approve button whose click applies the plan that was shown.
+reach it. Tables a person reads (plan, validation, checks, what was rendered) are
+HTML, with a text form beside them; the rest is plain lines with paths relative to
+the project, and Terraform's own log is kept in files, so executed notebooks compare
+equal from run to run (nbval). Nothing shown depends on how the notebook was run
+except the widgets, which exist only in Jupyter: a stored output is never a message
+meant for a headless run. Gated steps never wait: headless runs need
+``auto_approve``; interactive runs get an Approve button whose click applies the
+plan that was shown, with its progress and then the root's postflight in place.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +27,7 @@ from .engine import Engine, Settings
 from .errors import RunbookError
 from .parameters import load_app, load_org
 from .project import PROJECT_ROOT_ENV, project_root  # noqa: F401  (project_root is part of this module's API)
+from .resolved import connection_parameter
 from .results import Outcome, Record
 
 
@@ -38,6 +46,16 @@ def _console() -> Console:
 
 def say(text: str) -> None:
     _console().print(text, markup=False)
+
+
+def show(value) -> None:
+    """Display ``value`` in the cell's output (HTML where it has it, else its text)."""
+    from IPython.display import display
+
+    display(value)
+
+
+ROOT_KINDS = ("common", "ci", "cd")
 
 
 @dataclass
@@ -107,9 +125,13 @@ def start(org_file: str, app_file: str | None = None, target: str = "sandbox", o
 
 
 def form(session: Session):
-    """The parameter form, in interactive runs only (headless runs show nothing and never wait)."""
+    """The parameter form, in interactive runs only.
+
+    Headless runs show nothing here (and never wait): their outputs are what people see
+    when they open the stored notebook in JupyterLab, where a note about headless runs
+    would be wrong. The cell then shows the form as soon as it runs.
+    """
     if not session.interactive:
-        say("Headless run: the parameter form is not shown (open the notebook in JupyterLab to use it).")
         return None
     from .forms import parameter_form
 
@@ -117,12 +139,17 @@ def form(session: Session):
 
 
 def diagram(session: Session):
-    """The picture of what this notebook builds (SVG)."""
-    from IPython.display import SVG
+    """The picture of what this notebook builds: an SVG inside an HTML image.
 
-    from .diagram import svg
+    Not SVG output: JupyterLab hides SVG output of an untrusted notebook (every notebook
+    opened fresh from a clone) behind its text form; an image in HTML it shows.
+    """
+    from .diagram import as_html, svg
+    from .htmltable import Shown
 
-    return SVG(svg(session.org, session.app))
+    what = f"{session.org.namespace}" + (f", application {session.app.name}" if session.app else "")
+    return Shown(as_html(svg(session.org, session.app), f"What the runbook builds for {what}"),
+                 f"Picture of what the runbook builds for {what}")
 
 
 def sandbox_up(session: Session) -> None:
@@ -137,20 +164,53 @@ def sandbox_up(session: Session) -> None:
         say(f"  {line}")
 
 
-def render(session: Session, force: bool = False) -> None:
-    report = session.engine().render(force=force)
+def _folder(rel: str) -> str:
+    """The folder a rendered file is reported under: its root module, repository or module set."""
+    parts = rel.split("/")
+    if parts[0] == "infra":
+        return "/".join(parts[:-1])
+    if parts[0] == "repositories":
+        return "/".join(parts[:3])
+    return parts[0]
+
+
+def render_summary(report) -> list[tuple[str, list[str], list[str], list[str]]]:
+    """Per folder: (folder, new, changed, unchanged) files, in the order the folders were written."""
+    groups: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    changed = set(report.changed)
     for rel in report.written:
-        say(f"wrote      {rel}")
+        groups.setdefault(_folder(rel), ([], [], []))[1 if rel in changed else 0].append(rel)
     for rel in report.unchanged:
-        say(f"unchanged  {rel}")
-    say(f"{len(report.written)} written, {len(report.unchanged)} unchanged, in {session.rel(session.out)}")
+        groups.setdefault(_folder(rel), ([], [], []))[2].append(rel)
+    return [(folder, *files) for folder, files in sorted(groups.items())]
+
+
+def render(session: Session, force: bool = False) -> None:
+    """Render; show per folder what was written, changed and left unchanged, with the file lists folded away."""
+    from . import htmltable as h
+    from .htmltable import Shown
+
+    report = session.engine().render(force=force)
+    rows, plain = [], []
+    for folder, new, changed, unchanged in render_summary(report):
+        counts = f"{len(new)} new, {len(changed)} changed, {len(unchanged)} unchanged"
+        listing = "\n".join([f"wrote      {r}" for r in new] + [f"overwrote  {r}" for r in changed]
+                            + [f"unchanged  {r}" for r in unchanged])
+        files = h.collapsible(f"{len(new) + len(changed) + len(unchanged)} files",
+                              f'<pre style="margin:0;white-space:pre-wrap">{h.text(listing)}</pre>')
+        rows.append([h.ident(folder), h.text(counts), files])
+        plain.append(f"  {folder}: {counts}")
+    total = f"{len(report.written)} written, {len(report.unchanged)} unchanged, in {session.rel(session.out)}"
+    show(Shown(h.table(h.text(f"Rendered: {total}"), ("Folder", "Files", "List"), rows),
+               "\n".join([f"Rendered: {total}", *plain])))
+    say(total)
 
 
 def validate(session: Session) -> bool:
-    from .validate import passed, summary, table
+    from .validate import passed, shown, summary
 
     findings = session.engine().validate()
-    _console().print(table(findings))
+    show(shown(findings))
     say(f"Validation: {summary(findings)}")
     if not passed(findings):
         raise RunbookError("static validation failed; fix the findings above before planning.")
@@ -172,6 +232,42 @@ def _log_sink(session: Session, root_name: str):
     return sink, log
 
 
+class Progress:
+    """A status line under the cell that follows a long step: what Terraform does now and the time so far.
+
+    Interactive runs only (a widget); it updates on every line Terraform prints and once a
+    second in between, so a quiet Terraform still shows the clock moving.
+    """
+
+    def __init__(self, label: str):
+        import ipywidgets as widgets
+
+        self.label, self.last, self.started = label, "starting", time.monotonic()
+        self.widget = widgets.HTML()
+        self._stopped = threading.Event()
+        self._update()
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def _update(self, mark: str = "&#9654;") -> None:
+        seconds = time.monotonic() - self.started
+        self.widget.value = (f'<span style="font-family:monospace;white-space:pre-wrap">{mark} '
+                             f'{html.escape(self.label)} ({seconds:.0f} s): {html.escape(self.last[-200:])}</span>')
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(1):
+            self._update()
+
+    def line(self, text: str) -> None:
+        if text.strip():
+            self.last = text.strip()
+            self._update()
+
+    def done(self, text: str) -> None:
+        self._stopped.set()
+        self.last = text
+        self._update("&#10003;")
+
+
 def _show_result(result) -> None:
     say(f"{result.root}: {result.outcome.value}" + (f" ({result.headline})" if result.headline else ""))
     for name, value in sorted(result.outputs.items()):
@@ -180,24 +276,62 @@ def _show_result(result) -> None:
         raise RunbookError(result.reason)
 
 
+def _kind(root_name: str) -> str:
+    return "common" if root_name == "cicd-common" else root_name.split("/")[0]
+
+
+def require_common(session: Session, *, quiet: bool = False) -> None:
+    """Stop (before anything is planned) when the common root is not applied in this target: 01 comes first.
+
+    ``quiet``: say nothing when it is applied.
+    """
+    report = session.engine().common_prerequisites()
+    missing = [r for r in report.failed if r.found == "missing"]
+    if missing:
+        listed = "; ".join(f"{r.resource} is missing" for r in missing)
+        raise RunbookError(f"run 01 first: the common root (infra/cicd-common) is not applied in the "
+                           f"{session.target_name} target ({listed}). Run 01-common-resources.ipynb, then this "
+                           "notebook again. Nothing was planned or applied.")
+    if report.failed:
+        say("Could not confirm that the common root is applied (" + "; ".join(r.found for r in report.failed)
+            + "); Terraform will say if something it reads is missing.")
+        return
+    if not quiet:
+        say(f"Common root applied: {session.org.artifact_bucket} and "
+            f"{connection_parameter(session.org.codestar_connection_name)} exist.")
+
+
 def plan_and_apply(session: Session, root_name: str):
     """Plan one root, show the summary, and apply it through the gate.
 
     Applies without asking only when the settings say so at this moment (sandbox default,
     or auto_approve=True for this run); deletes still stop. Otherwise: interactive runs get
     an Approve button (the cell's value; nothing waits for it), headless runs say what to do.
+    The CI and CD roots are planned only once the common root is applied.
     """
-    from .terraform.plan import table as plan_table
+    from .terraform.plan import shown as plan_shown
 
     root = session.engine().root(root_name)
-    sink, log = _log_sink(session, root.name)
+    if _kind(root.name) != "common":
+        require_common(session, quiet=True)
+    log_sink, log = _log_sink(session, root.name)
     say(f"Planning {root.name} (Terraform's log: {session.rel(log)})")
-    engine = session.engine(sink=sink, show_plan=lambda summary: _console().print(plan_table(summary)))
+    sink, progress = log_sink, None
+    if session.interactive:
+        progress = Progress(f"{root.name}: plan")
+        show(progress.widget)
+
+        def sink(line: str) -> None:
+            log_sink(line)
+            progress.line(line)
+    engine = session.engine(sink=sink, show_plan=lambda summary: show(plan_shown(summary)))
     result = engine.run_root(root)
+    if progress:
+        progress.done(result.outcome.value)
     if result.outcome is Outcome.AWAITING_APPROVAL:
         say(f"{root.name}: awaiting approval; nothing was applied.")
         if session.interactive:
-            return _approve_button(session, engine, result.plan)
+            return _approve_button(session, engine, result.plan, log_sink)
         say("Re-run with auto_approve=True (papermill -p auto_approve True) "
             "or run the notebook interactively and press Approve.")
         return None
@@ -205,29 +339,68 @@ def plan_and_apply(session: Session, root_name: str):
     return None
 
 
-def _approve_button(session: Session, engine: Engine, plan):
-    """A button that applies exactly the plan shown above, through the engine that made it."""
+def _approve_button(session: Session, engine: Engine, plan, log_sink):
+    """A button that applies exactly the plan shown above, through the engine that made it.
+
+    While it applies, a status line follows Terraform; then the result and the postflight
+    checks of that root appear in place, under the button.
+    """
     import ipywidgets as widgets
 
-    button = widgets.Button(description=f"Approve and apply {plan.root}", button_style="warning",
-                            layout=widgets.Layout(width="auto"))
+    from .forms import button as make_button, panel
+
+    button = make_button(f"Approve and apply {plan.root}", button_style="warning")
     output = widgets.Output()
 
     def on_click(_):
         button.disabled = True
+        button.description = f"Applying {plan.root}..."
+        progress = Progress(f"{plan.root}: apply")
         with output:
-            say(f"Applying {plan.root} ...")
-            result = engine.apply_plan(plan)   # the record says applied (or why not) afterwards
-            _show_result(result)
+            show(progress.widget)
+
+        def sink(line: str) -> None:
+            log_sink(line)
+            progress.line(line)
+        engine.sink = sink
+        with output:
+            try:
+                result = engine.apply_plan(plan)   # the record says applied (or why not) afterwards
+                progress.done(result.outcome.value)
+                button.description = f"{plan.root}: {result.outcome.value}"
+                _show_result(result)
+                if result.outcome is Outcome.APPLIED:
+                    postflight(session, (_kind(plan.root),))
+            except RunbookError as exc:
+                progress.done("failed")
+                say(f"error: {exc}")
     button.on_click(on_click)
-    return widgets.VBox([button, output])  # the cell's value: Jupyter shows it once
+    return panel([button, output], f"Approve and apply {plan.root}: a button")  # the cell's value: shown once
 
 
 def _show_checks(report) -> bool:
+    from .checks.result import shown
+
     results = list(report.results)
-    _console().print(checks_lib.table(results, title=report.title))
+    show(shown(results, title=report.title))
     say(f"{report.title}: {checks_lib.summary(results)}")
     return report.ok
+
+
+def _awaiting(session: Session, kinds: tuple[str, ...]) -> list[str]:
+    """Roots of these kinds whose plan waits for a person's approval in this session."""
+    return [name for name, r in session.record.roots.items()
+            if r.outcome is Outcome.AWAITING_APPROVAL and _kind(name) in kinds]
+
+
+class ChecksFailed(RunbookError):
+    """The checks above found problems: the notebook stops here, and a papermill or batch run is marked failed."""
+
+
+def stop_unless(passed: bool, reason: str) -> None:
+    """Stop the run with ``reason`` (shown as one line in the cell, not a traceback) unless ``passed``."""
+    if not passed:
+        raise ChecksFailed(reason)
 
 
 def preflight(session: Session) -> bool:
@@ -235,39 +408,61 @@ def preflight(session: Session) -> bool:
 
 
 def postflight(session: Session, roots: tuple[str, ...] = ("common", "ci", "cd")) -> bool:
-    """Postflight checks of the given roots only (and of the chosen stage's pipeline)."""
+    """Postflight checks of the given roots only (and of the chosen stage's pipeline).
+
+    While a plan of one of them waits for approval there is nothing to check yet: say so
+    (the Approve button runs these checks itself once it has applied).
+    """
+    waiting = _awaiting(session, roots)
+    if waiting:
+        say(f"waiting for approval of {', '.join(waiting)}: press Approve above; "
+            "its postflight appears under the button once applied.")
+        return True
     return _show_checks(session.engine().check("postflight", roots, title="postflight " + "+".join(roots)))
 
 
 def wait_for_connection(session: Session, timeout: float = 900):
-    """Headless: poll until the connection is AVAILABLE (or the timeout).
+    """Headless: poll until the connection is AVAILABLE (or the timeout), then check it again.
 
-    Interactive: read it once and, while it is PENDING, show a Re-check button,
-    so the kernel stays free while you complete the handshake in the console.
+    In the sandbox, headless, a PENDING connection gets the sandbox's stand-in for the
+    console handshake first (there is no console and no person), and says so.
+    Interactive: read it once and, while it is PENDING, show a Re-check button (and in
+    the sandbox a button that completes the handshake), so the kernel stays free while
+    you complete the handshake in the console.
     """
     engine = session.engine(sink=say)
     if session.interactive:
         return _recheck_button(session, engine)
+    if session.target_name == "sandbox" and engine.connection().status == "PENDING":
+        say(f"connection {session.org.codestar_connection_name} is PENDING: on AWS a person now completes the "
+            "handshake in the console.")
+        _say_handshake(engine.complete_handshake())
     engine.wait_for_connection(timeout=timeout, progress=say)
+    postflight(session, ("common",))   # the same checks again, now that the connection is AVAILABLE
     return None
+
+
+def _say_handshake(done) -> None:
+    say(f"sandbox stand-in: the handshake of connection {done.name} is complete; it is now {done.status}.")
+    say(f"({done.note}.)")
 
 
 def _recheck_button(session: Session, engine: Engine):
     import ipywidgets as widgets
 
-    from .checks.status import HANDSHAKE, NO_HANDSHAKE_IN_SANDBOX
+    from .checks.status import HANDSHAKE
 
     name = session.org.codestar_connection_name
     state = engine.connection()
-    if state.status == "NOT_EMULATED":
-        say(NO_HANDSHAKE_IN_SANDBOX)
-        return None
     say(f"connection {name} is {state.status}")
     if state.status == "AVAILABLE":
         return None
     say(f"{HANDSHAKE}, then press Re-check.")
-    button = widgets.Button(description="Re-check connection", icon="refresh", layout=widgets.Layout(width="auto"))
+    from .forms import button as make_button, panel
+
+    button = make_button("Re-check connection", icon="refresh")
     output = widgets.Output()
+    buttons = [button]
 
     def on_click(_):
         with output:
@@ -275,13 +470,21 @@ def _recheck_button(session: Session, engine: Engine):
             say(f"connection {name} is {now.status}")
             button.disabled = now.status == "AVAILABLE"
     button.on_click(on_click)
-    return widgets.VBox([button, output])  # the cell's value: Jupyter shows it once
+    if session.target_name == "sandbox":
+        handshake = make_button("Complete handshake (sandbox stand-in)", icon="handshake-o")
+
+        def on_handshake(_):
+            with output:
+                _say_handshake(engine.complete_handshake())
+                handshake.disabled = True
+        handshake.on_click(on_handshake)
+        buttons.append(handshake)
+    row = buttons[0] if len(buttons) == 1 else widgets.HBox(buttons)
+    summary = "Re-check connection: a button" + (", and Complete handshake (sandbox stand-in)" if len(buttons) > 1 else "")
+    return panel([row, output], summary)  # the cell's value: Jupyter shows it once
 
 
 def pipeline_status(session: Session) -> None:
     for p in session.engine().pipeline_status():
-        if p.stages is None:
-            stages = "stage states NOT_EMULATED (the sandbox has no GetPipelineState)"
-        else:
-            stages = ", ".join(f"{name}: {state}" for name, state in p.stages.items()) or "no stage has run"
+        stages = ", ".join(f"{name}: {state}" for name, state in p.stages.items()) or "no stages"
         say(f"{p.pipeline}: {stages}; {len(p.executions)} recent execution(s)")

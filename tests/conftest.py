@@ -18,8 +18,18 @@ APP_FILES = sorted((PARAMS / "apps").glob("*.yaml"))
 # Machines without internet carry an unpacked provider mirror; use it when present.
 DEFAULT_MIRROR = Path("/opt/tf-plugins")
 
+# And bare copies of the upstream module repositories beside the checkout (as the Makefile finds them).
+DEFAULT_MODULE_MIRROR = ROOT.parent / "shared" / "module-mirror"
+
 if "RUNBOOK_TF_PROVIDER_MIRROR" not in os.environ and DEFAULT_MIRROR.is_dir():
     os.environ["RUNBOOK_TF_PROVIDER_MIRROR"] = str(DEFAULT_MIRROR)
+if "RUNBOOK_TF_MODULE_MIRROR" not in os.environ and DEFAULT_MODULE_MIRROR.is_dir():
+    # a checked copy, as `make modules` builds it (a copied bare repository can lack its refs/ folder)
+    from runbook_lib import module_mirror
+
+    built = ROOT / "build" / "module-mirror"
+    module_mirror.build(built, load_org(ORG_FILE), str(DEFAULT_MODULE_MIRROR), sink=lambda _line: None)
+    os.environ["RUNBOOK_TF_MODULE_MIRROR"] = str(built)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import os
 import stat
 
@@ -11,7 +12,6 @@ import pytest
 
 from runbook_lib.batch import BatchError, run_batch
 from runbook_lib.batch.executors import LocalProcessExecutor, SerialExecutor
-from runbook_lib.batch.processes import lines_from_workers
 from runbook_lib.cli import main
 from runbook_lib.errors import ParameterError
 from runbook_lib.sandbox import server
@@ -70,8 +70,9 @@ def _shout(n: int, report) -> int:
 
 def test_lines_reported_in_worker_processes_reach_the_parent():
     lines: list[str] = []
-    with lines_from_workers(lines.append) as report:
-        done = sorted(result for _job, result, _error in LocalProcessExecutor(2).run(
+    executor = LocalProcessExecutor(2)
+    with executor.lines(lines.append) as report:
+        done = sorted(result for _job, result, _error in executor.run(
             functools.partial(_shout, report=report), [1, 2, 3]))
     assert done == [1, 2, 3]
     assert sorted(lines) == ["job 1", "job 2", "job 3"]
@@ -109,7 +110,11 @@ def test_a_real_run_writes_notebooks_summary_and_report(batch_run, suite_sandbox
             assert (run_dir / app / f"{nb}.ipynb").is_file()
     report = (run_dir / "report.html").read_text()
     assert report.count("<svg") == 3
-    assert "NOT_EMULATED" in report
+    assert "NOT_EMULATED" not in report   # the sandbox emulates what the checks read
+    # each executed notebook is linked as a page rendered beside it, not as .ipynb JSON
+    pages = re.findall(r'<a href="([^"]+\.html)">0\d-', report)
+    assert len(pages) == 2 + 3 * 2 and all((run_dir / page).is_file() for page in pages)
+    assert "jp-Notebook" in (run_dir / pages[-1]).read_text()
     for app in ("web", "worker"):  # each notebook is reported as it finishes, in order, by the worker
         mine = [line for line in lines if line.startswith(f"[{app}] ")]
         assert mine[0] == f"[{app}] started: 02-continuous-integration, 03-continuous-deployment, 04-verify-and-operate"

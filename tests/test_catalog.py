@@ -11,7 +11,6 @@ import pytest
 from runbook_lib import catalog
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "module-catalog.json"
-SANDBOX_MODULES = Path(catalog.__file__).parent / "sandbox" / "modules"
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -79,14 +78,53 @@ def test_the_exact_aws_pin_is_on_the_upstream_modules_line():
                     assert _allows(constraint, catalog.AWS_PROVIDER_VERSION), (repository, ref, module, constraint)
                     checked += 1
     assert checked == len(catalog.MODULE_REPOSITORY)
-    # and the sandbox's stand-in modules, read from their versions.tf
-    constraints = [re.search(r'\baws\s*=\s*\{[^}]*?\bversion\s*=\s*"([^"]+)"', f.read_text()).group(1)
-                   for f in sorted(SANDBOX_MODULES.glob("*/versions.tf"))]
-    assert len(constraints) == len(list(SANDBOX_MODULES.iterdir())) and "~> 5.0" in constraints, constraints
-    assert all(_allows(c, catalog.AWS_PROVIDER_VERSION) for c in constraints), constraints
 
 
 @pytest.mark.skipif(not SHARED.is_file(), reason="the shared design catalog is not beside this checkout")
 def test_copy_matches_the_shared_catalog():
     ours = json.loads((Path(catalog.__file__).parent / "data" / "module_catalog.json").read_text())
     assert ours == json.loads(SHARED.read_text())
+
+
+def _module_files(repository: Path, commit: str, module: str) -> list[str]:
+    import subprocess
+
+    listed = subprocess.run(["git", f"--git-dir={repository}", "ls-tree", "--name-only", f"{commit}:modules/{module}"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    return [subprocess.run(["git", f"--git-dir={repository}", "show", f"{commit}:modules/{module}/{name}"],
+                           capture_output=True, text=True, check=True).stdout
+            for name in listed if name.endswith(".tf")]
+
+
+def test_the_catalog_matches_the_modules_at_the_pinned_commits_in_the_mirror():
+    """Every module the catalog describes at a commit the mirror holds: same variables, required ones, outputs."""
+    import io
+    import os
+
+    import hcl2
+
+    from runbook_lib import module_mirror
+
+    mirror = os.environ.get("RUNBOOK_TF_MODULE_MIRROR")
+    if not mirror:
+        pytest.skip("no module mirror beside this checkout (RUNBOOK_TF_MODULE_MIRROR)")
+    compared = 0
+    for key, entry in catalog._raw()["modules"].items():
+        source_key, module = key.split("//modules/")
+        src = catalog._raw()["sources"][source_key]
+        repository = Path(mirror) / (src["repository"].removeprefix("github.com/") + ".git")
+        if not module_mirror.has_commit(repository, src["commit"]):
+            continue   # a ref the mirror does not carry (the catalog also records refs the runbook refuses)
+        variables, outputs = {}, set()
+        for text in _module_files(repository, src["commit"], module):
+            parsed = hcl2.load(io.StringIO(text))
+            for block in parsed.get("variable", []):
+                for name, body in block.items():   # python-hcl2 may keep a label's quotes
+                    variables[name.strip('"')] = "default" not in body
+            for block in parsed.get("output", []):
+                outputs.update(name.strip('"') for name in block)
+        assert set(entry["variables"]) == set(variables), key
+        assert {n for n, v in entry["variables"].items() if v["required"]} == {n for n, r in variables.items() if r}, key
+        assert set(entry["outputs"]) == outputs, key
+        compared += 1
+    assert compared >= 10, f"only {compared} modules compared: is the mirror complete?"

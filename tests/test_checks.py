@@ -61,6 +61,8 @@ from runbook_lib.checks.sessions import SandboxClients
 from runbook_lib.resolved import resolve
 from runbook_lib.sandbox import server
 from runbook_lib.sandbox import clients as sandbox_clients
+from runbook_lib.sandbox.console import complete_handshake
+from runbook_lib.sandbox.emulated.codestarconnections.models import CodeStarConnectionsBackend
 from runbook_lib.sandbox.seed import seed
 from runbook_lib.terraform.binary import MIRROR_ENV
 
@@ -70,7 +72,9 @@ pytestmark = [pytest.mark.sandbox]
 
 OPS, STAGING, PRODUCTION = "111111111111", "222222222222", "333333333333"
 CONNECTION_PARAMETER = "/codestar_connection/GitHub/acme-github"
-CONNECTION_ARN = f"arn:aws:codestar-connections:us-east-1:{OPS}:connection/0a1b2c3d-sandbox"
+# The ARN the sandbox gives the first connection of that name (its ids are derived, not random).
+CONNECTION_ARN = CodeStarConnectionsBackend("us-east-1", OPS)._arn("acme-github")
+GITHUB_TOKEN = "ghp_checksprobe0123456789abcdef"
 IMAGE_PROJECT, MANIFESTS_PROJECT, DEPLOY_PROJECT = "acme-web-image", "acme-web-manifests", "acme-web-deploy"
 PIPELINES = {"staging": "acme-web-staging", "production": "acme-web-production"}
 DEPLOY_PROJECT_ROLE = "acme-web-deploy-codebuild"
@@ -169,8 +173,22 @@ def make_artifact_bucket(env: Env, *, versioning=True, encryption=True, public_b
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
 
 
-def put_connection_parameter(env: Env):
-    env.client("ssm").put_parameter(Name=CONNECTION_PARAMETER, Type="String", Value=CONNECTION_ARN)
+def put_connection_parameter(env: Env, *, available: bool = True):
+    """The connection (PENDING, as Terraform leaves it) and its parameter; ``available``: handshake completed too."""
+    arn = env.client("codestar-connections").create_connection(ProviderType="GitHub", ConnectionName="acme-github")[
+        "ConnectionArn"]
+    assert arn == CONNECTION_ARN
+    env.client("ssm").put_parameter(Name=CONNECTION_PARAMETER, Type="String", Value=arn)
+    if available:
+        complete_handshake(OPS, "us-east-1", "acme-github", endpoint=env.url)
+
+
+def import_source_credential(env: Env):
+    env.client("codebuild").import_source_credentials(token=GITHUB_TOKEN, serverType="GITHUB",
+                                                      authType="PERSONAL_ACCESS_TOKEN")
+
+
+PR_EVENTS = [[{"type": "EVENT", "pattern": "PULL_REQUEST_CREATED,PULL_REQUEST_UPDATED"}]]
 
 
 def make_deploy_role(env: Env, cluster: str, account: str, *, deploy_to: str | None = None, trust: str | None = None,
@@ -232,6 +250,11 @@ def make_projects(env: Env, projects: dict[str, dict] | None = None, *, deploy_r
     codebuild = env.client("codebuild")
     for project in projects.values():
         codebuild.create_project(**project)
+    if {"image", "manifests"} & set(projects):   # their modules add a pull-request webhook (needs a credential)
+        import_source_credential(env)
+        for kind in ("image", "manifests"):
+            if kind in projects:
+                codebuild.create_webhook(projectName=projects[kind]["name"], filterGroups=PR_EVENTS)
     if "deploy" in projects:
         env.client("iam").create_role(
             RoleName=DEPLOY_PROJECT_ROLE,
@@ -311,15 +334,13 @@ def test_names_match_the_resolved_parameters(org, apps):
 
 
 def test_hand_built_state_passes(env):
-    """The baseline every failing test breaks one piece of: all postflight checks pass (or are not emulated)."""
+    """The baseline every failing test breaks one piece of: every postflight check passes, none is left out."""
     build_all(env)
     results = env.run(*COMMON, *CI, *CD)
-    not_passing = {i: (r.status.value, r.found) for i, r in results.items()
-                   if r.status not in (Status.PASS, Status.NOT_EMULATED)}
+    not_passing = {i: (r.status.value, r.found) for i, r in results.items() if r.status is not Status.PASS}
     assert not not_passing
-    emulated_out = {i for i, r in results.items() if r.status is Status.NOT_EMULATED}
-    assert emulated_out == {"common.connection.status", "common.source-credential", "ci.project.image.webhook",
-                            "ci.project.manifests.webhook"}
+    assert {"common.connection.status", "common.source-credential", "ci.project.image.webhook",
+            "ci.project.manifests.webhook"} <= set(results)
 
 
 # -- preflight ----------------------------------------------------------------------------
@@ -362,9 +383,6 @@ class AnswersFrom:
     def __init__(self, inner, asked: str, answering: str):
         self.inner, self.asked, self.answering = inner, asked, answering
 
-    def emulates(self, feature):
-        return self.inner.emulates(feature)
-
     def client(self, service, account_id, region=None):
         if service == "sts" and account_id == self.asked:
             account_id = self.answering
@@ -386,9 +404,6 @@ class StubbedEc2:
 
     def __init__(self, inner, ec2):
         self.inner, self.ec2 = inner, ec2
-
-    def emulates(self, feature):
-        return self.inner.emulates(feature)
 
     def client(self, service, account_id, region=None):
         return self.ec2 if service == "ec2" else self.inner.client(service, account_id, region)
@@ -588,20 +603,34 @@ def test_connection_parameter_missing_fails(env):
     assert CONNECTION_PARAMETER in bad.resource
 
 
-def test_connection_status_is_not_emulated_when_the_parameter_exists(env):
-    put_connection_parameter(env)
+def test_a_pending_connection_fails_with_the_handshake_steps_then_passes_once_completed(env):
+    put_connection_parameter(env, available=False)
     results = env.run(check_connection)
     assert_passes(results["common.connection.parameter"])
     assert results["common.connection.parameter"].found == CONNECTION_ARN
     status = results["common.connection.status"]
-    assert status.status is Status.NOT_EMULATED
-    assert "nothing was checked" in status.found
+    assert_fails(status, found="PENDING", link=links.CONNECTION_HANDSHAKE)
+    assert "runbook sandbox complete-handshake acme-github" in status.remedy
+    assert "sandbox's stand-in" in status.remedy and "Update pending connection" in status.remedy
+    complete_handshake(OPS, "us-east-1", "acme-github", endpoint=env.url)
+    assert_passes(env.run(check_connection)["common.connection.status"])
 
 
-def test_source_credential_is_not_emulated(env):
-    result = env.run(check_source_credential)["common.source-credential"]
-    assert result.status is Status.NOT_EMULATED
-    assert "live account" in result.remedy
+def test_a_connection_parameter_naming_a_deleted_connection_fails(env):
+    put_connection_parameter(env)
+    env.client("codestar-connections").delete_connection(ConnectionArn=CONNECTION_ARN)
+    status = env.run(check_connection)["common.connection.status"]
+    assert status.status is Status.FAIL and "ResourceNotFoundException" in status.found
+
+
+def test_source_credential_fails_without_one_and_passes_with_a_github_one(env):
+    missing = env.run(check_source_credential)["common.source-credential"]
+    assert_fails(missing, found="none")
+    env.client("codebuild").import_source_credentials(token=GITHUB_TOKEN, serverType="BITBUCKET",
+                                                      authType="BASIC_AUTH", username="someone")
+    assert_fails(env.run(check_source_credential)["common.source-credential"], found="BITBUCKET/BASIC_AUTH")
+    import_source_credential(env)
+    assert_passes(env.run(check_source_credential)["common.source-credential"])
 
 
 def test_deploy_roles_missing_fail(env):
@@ -718,7 +747,7 @@ def test_image_project_made_wrong_by_hand_fails(env):
     assert results["ci.project.image.source"].expected == "https://github.com/acme-co/web.git"
     assert_fails(results["ci.project.image.privileged"], found="not privileged")
     assert_fails(results["ci.project.image.environment"], found="ECR_REPOSITORY_NAME=None")
-    assert results["ci.project.image.webhook"].status is Status.NOT_EMULATED
+    assert_passes(results["ci.project.image.webhook"])
     assert_fails(results["ci.project.manifests.exists"], found="missing")
 
 
@@ -731,12 +760,21 @@ def test_manifests_project_wrong_fails(env):
     results = env.run(check_ci_projects)
     for kind in ("source", "privileged", "environment", "webhook"):
         assert f"ci.project.image.{kind}" in results
-        assert results[f"ci.project.image.{kind}"].status in (Status.PASS, Status.NOT_EMULATED)
+        assert_passes(results[f"ci.project.image.{kind}"])
     assert_fails(results["ci.project.manifests.source"], found="https://github.com/acme-co/web.git")
     assert_fails(results["ci.project.manifests.privileged"], found="privileged")
     assert_fails(results["ci.project.manifests.environment"], found="ECR_REPOSITORY_NAME=acme/other")
     assert_fails(results["ci.project.manifests.secondary-source"], found="https://github.com/acme-co/elsewhere.git")
-    assert results["ci.project.manifests.webhook"].status is Status.NOT_EMULATED
+    assert_passes(results["ci.project.manifests.webhook"])
+
+
+def test_a_webhook_deleted_behind_the_runbooks_back_fails_exactly_that_check(env):
+    build_all(env)
+    env.client("codebuild").delete_webhook(projectName=MANIFESTS_PROJECT)
+    results = env.run(*COMMON, *CI, *CD)
+    failing = {i for i, r in results.items() if r.status is not Status.PASS}
+    assert failing == {"ci.project.manifests.webhook"}
+    assert_fails(results["ci.project.manifests.webhook"], found="no webhook", link=links.CODEBUILD_WEBHOOKS)
 
 
 # -- postflight: CD root ------------------------------------------------------------------
@@ -879,9 +917,6 @@ class Recording:
         self.inner = inner
         self.calls: list[tuple[str, str]] = []
 
-    def emulates(self, feature):
-        return self.inner.emulates(feature)
-
     def client(self, service, account_id, region=None):
         client = self.inner.client(service, account_id, region)
 
@@ -906,10 +941,11 @@ def test_all_checks_only_read(seeded, monkeypatch):
         "GetCallerIdentity", "DescribeRegions", "DescribeParameters", "HeadBucket", "DescribeCluster",
         "GetBucketVersioning", "GetBucketEncryption", "GetPublicAccessBlock", "GetParameter", "GetRole",
         "DescribeRepositories", "GetRepositoryPolicy", "BatchGetProjects", "ListRoleTags", "GetPipeline",
+        "GetConnection", "ListSourceCredentials",
     }
 
 
-POSTFLIGHT_CALL_BOUND = 14   # measured: 14 calls for web (GetParameter of the connection ARN twice, all else once)
+POSTFLIGHT_CALL_BOUND = 16   # measured: 15 calls for web (GetConnection and ListSourceCredentials added to 13 others)
 
 
 def test_postflight_call_count_is_bounded(env):
@@ -978,7 +1014,8 @@ def _assert_could_not_look(results):
             assert r.remedy
 
 
-@pytest.mark.parametrize("check", [c for c in PREFLIGHT if c is not check_terraform], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("check", [c for c in PREFLIGHT if c.__name__ not in ("check_terraform", "check_module_sources")],
+                         ids=lambda c: c.__name__)   # those two ask no AWS API
 def test_preflight_against_a_sandbox_that_does_not_answer(org, apps, dead_clients, check):
     _assert_could_not_look(check(Context(org, apps["web"], dead_clients)))
 
@@ -1033,7 +1070,38 @@ def test_cli_check_in_the_sandbox_reports_failures_and_no_token(seeded, sandbox,
     assert data["summary"]["FAIL"] > 0 and data["summary"]["PASS"] == 0
     statuses = {r["id"]: r["status"] for r in data["results"]}
     assert statuses["common.artifact-bucket.exists"] == "FAIL"
-    assert statuses["common.source-credential"] == "NOT_EMULATED"
+    assert statuses["common.source-credential"] == "FAIL"
     assert "Checks:" in captured.out and "FAIL" in captured.out
     for text in (captured.out, captured.err, report.read_text()):
         assert token not in text
+
+
+def test_preflight_finds_each_pinned_commit_in_the_module_mirror(org, monkeypatch):
+    from runbook_lib.checks.preflight import check_module_sources
+
+    mirror = os.environ.get("RUNBOOK_TF_MODULE_MIRROR")
+    if not mirror:
+        pytest.skip("no module mirror beside this checkout")
+    results = {r.id: r for r in check_module_sources(Context(org, None, None))}
+    assert set(results) == {"pre.module-source.terraform-codestar-setup", "pre.module-source.terraform-eks-cicd"}
+    for found in results.values():
+        assert_passes(found)
+
+
+def test_preflight_names_a_pinned_commit_the_mirror_lacks(org, tmp_path, monkeypatch):
+    import subprocess
+
+    from runbook_lib.checks.preflight import check_module_sources
+
+    for repository in ("terraform-eks-cicd", "terraform-codestar-setup"):   # repositories without the pinned commits
+        subprocess.run(["git", "init", "--quiet", "--bare", str(tmp_path / "thoughtbot" / f"{repository}.git")], check=True)
+    monkeypatch.setenv("RUNBOOK_TF_MODULE_MIRROR", str(tmp_path))
+    results = {r.id: r for r in check_module_sources(Context(org, None, None))}
+    eks = results["pre.module-source.terraform-eks-cicd"]
+    assert_fails(eks)
+    assert "82ebade0e18d" in eks.expected and "runbook modules mirror" in eks.remedy
+    monkeypatch.setenv("RUNBOOK_TF_MODULE_MIRROR", str(tmp_path / "nowhere"))
+    [broken] = check_module_sources(Context(org, None, None))
+    assert broken.id == "pre.module-mirror" and broken.status is Status.FAIL and "does not exist" in broken.found
+    monkeypatch.delenv("RUNBOOK_TF_MODULE_MIRROR")
+    assert {r.status for r in check_module_sources(Context(org, None, None))} == {Status.WARN}

@@ -1,6 +1,6 @@
-"""Stand-ins for the AWS APIs the emulator lacks: CodeStar Connections, CodeBuild source credentials and webhooks.
+"""The checks of CodeStar Connections, CodeBuild source credentials and webhooks, on AWS's own shapes.
 
-In the sandbox these checks report NOT_EMULATED (test_checks.py proves that). Here
+In the sandbox these checks read the sandbox's emulated services (test_checks.py). Here
 they run against real boto3 clients (us-east-1, fake credentials, no network)
 whose answers come from ``botocore.stub.Stubber``. These are not AWS: each
 response is written by hand, shaped by the service model, which Stubber
@@ -207,19 +207,6 @@ def test_opened_in_jupyter_a_pending_connection_gets_a_recheck_button(org, apps,
     button.click()
     assert "connection acme-github is AVAILABLE" in capsys.readouterr().out
     assert button.disabled and session.record.connection == "AVAILABLE"
-    stubbed.assert_done()
-
-
-def test_opened_in_jupyter_on_the_sandbox_there_is_no_button(org, apps, stubbed, monkeypatch, capsys):
-    from runbook_lib import notebook as rb
-
-    session = rb.start("parameters/org.yaml", target="live", out_dir="build/recheck-test", interactive=True)
-    monkeypatch.setattr(stubbed, "emulates", lambda feature: feature != "codestar-connections")
-    monkeypatch.setattr("runbook_lib.checks.clients_for", lambda _org, _target: stubbed)
-    _stub_connection_parameter(stubbed)
-    assert rb.wait_for_connection(session) is None
-    assert "NOT_EMULATED: the sandbox has no CodeStar Connections" in capsys.readouterr().out
-    assert session.record.connection == "NOT_EMULATED"
     stubbed.assert_done()
 
 

@@ -93,6 +93,30 @@ def test_the_form_refuses_bad_fields_and_changes_nothing(org):
     assert session.settings is before
 
 
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("value", ["bad\x07value", "../../etc"])
+def test_a_bad_value_in_any_form_field_is_refused_with_its_name_and_changes_nothing(org, field, value):
+    session = _session(org)
+    before = session.settings
+    status = apply_form(session, "parameters/org.yaml", "parameters/apps/web.yaml", "sandbox", None,
+                        {**FIELDS, field: value}, "kustomize")
+    assert "problem(s)" in status and field in status, status
+    assert session.settings is before
+
+
+@pytest.mark.parametrize("org_file, app_file, words", [
+    ("parameters/nope.yaml", "parameters/apps/web.yaml", "nope.yaml"),
+    ("parameters/org.yaml", "", "choose an organization file and an application file"),
+    ("parameters/org.yaml", "README.md", "README.md"),
+])
+def test_a_bad_file_choice_in_the_form_is_refused_and_changes_nothing(org, org_file, app_file, words):
+    session = _session(org)
+    before = session.settings
+    status = apply_form(session, org_file, app_file, "sandbox", None, FIELDS, "kustomize")
+    assert words in status and "Valid:" not in status, status
+    assert session.settings is before
+
+
 # -- a run over several roots says how far it got -------------------------------------------------
 def test_a_stop_lists_what_was_changed_before_it():
     from runbook_lib.engine import RunStopped
@@ -181,6 +205,26 @@ def test_summary_report_and_health_agree_on_a_failed_check(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "NOT healthy: worker" in page and "web: <span class=\"good\">healthy" in page
     assert "postflight ci: FAIL ci.ecr.exists" in page
+
+
+def test_the_report_links_each_notebook_rendered_to_html_and_says_when_one_cannot_be(tmp_path):
+    import nbformat
+
+    good = _job("web", _record())
+    good.steps[0].path = str(tmp_path / "web" / "04.ipynb")
+    (tmp_path / "web").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# checked")])
+    nbformat.write(nb, good.steps[0].path)
+    broken = _job("worker", _record())
+    broken.steps[0].path = str(tmp_path / "worker" / "04.ipynb")
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "04.ipynb").write_text("{not a notebook")
+    write_report(tmp_path, [good, broken], "run", {})
+    page = (tmp_path / "report.html").read_text()
+    assert '<a href="web/04.html">04-verify-and-operate</a>' in page
+    assert "checked" in (tmp_path / "web" / "04.html").read_text()
+    assert 'not rendered: ' in page and '<a href="worker/04.ipynb">.ipynb</a>' in page
+    assert not (tmp_path / "worker" / "04.html").exists()
 
 
 def test_a_job_without_a_record_or_with_a_crashed_worker_is_unhealthy():

@@ -14,7 +14,6 @@ from runbook_lib.engine import Engine, Settings
 from runbook_lib.errors import ValidationFailed
 from runbook_lib.render import render_files, write_files
 from runbook_lib.results import Outcome
-from runbook_lib.sandbox.target import SandboxTarget
 from runbook_lib.targets import make_target
 from runbook_lib.validate import Status, check_unrendered, passed, validate_tree
 
@@ -90,14 +89,6 @@ def test_what_terraform_and_the_runbook_keep_in_a_root_is_fine(org, apps, tmp_pa
     _drop(tmp_path / "infra/extra.tf")           # not a folder the runbook renders Terraform into
     _drop(tmp_path / "repositories/acme-co/web/codebuild/extra.tf")
     assert check_unrendered(tmp_path, files) == []
-
-
-def test_a_stray_file_in_a_sandbox_module_is_named(org, apps, tmp_path):
-    # the sandbox modules are read as module sources; a loopback endpoint given here needs no emulator
-    files = _rendered(org, apps["web"], tmp_path, SandboxTarget(endpoint="http://127.0.0.1:9"))
-    _drop(tmp_path / "sandbox-modules/deploy-project/zz_extra.tf", EXTRA_RESOURCE)
-    [finding] = check_unrendered(tmp_path, files)
-    assert finding.subject == "sandbox-modules/deploy-project" and "zz_extra.tf" in finding.detail
 
 
 def test_run_root_refuses_a_root_with_stray_files_before_terraform_starts(org, apps, tmp_path):

@@ -100,7 +100,7 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-SURFACES = {"runbook_lib.cli", "runbook_lib.notebook", "runbook_lib.forms", "runbook_lib.demo"}
+SURFACES = {"runbook_lib.cli", "runbook_lib.notebook", "runbook_lib.forms", "runbook_lib.demo", "runbook_lib.lab"}
 
 
 def test_lower_parts_never_import_a_surface():

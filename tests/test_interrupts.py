@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from runbook_lib.engine import STOP_FILE_ENV
 
 from .conftest import ROOT, needs_terraform
+from .test_secrets import _files_holding
 
 pytestmark = [needs_terraform(), pytest.mark.sandbox, pytest.mark.slow]
 
@@ -65,10 +67,11 @@ def _partial(lines: list[str]) -> Path:
     return Path(next(m.group(1) for m in found if m))
 
 
-def _terraform_applying(root_fragment: str) -> bool:
+def _terraform_applying(root_fragment: str, within: Path) -> bool:
+    """A terraform apply in a root under ``within`` (not another test's run) whose path holds ``root_fragment``."""
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if "terraform" in cmd and " apply " in f"{cmd} " and root_fragment in cmd:
+        if "terraform" in cmd and " apply " in f"{cmd} " and root_fragment in cmd and str(within) in cmd:
             return True
     return False
 
@@ -132,9 +135,12 @@ def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path
     sandbox_dir = tmp_path / "sandbox"
     env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(sandbox_dir), RUNBOOK_PROJECT_ROOT=str(ROOT))
     running = server.start(directory=sandbox_dir)   # kept by the test, so its state can be read afterwards
+    temp_dir = Path(tempfile.gettempdir())
+    temp_before = set(temp_dir.iterdir())
     try:
         proc, lines = _start_run(["--apps", "parameters/apps", "--jobs", "2", "--out", str(tmp_path / "runs")], env)
-        _wait_for(lambda: _terraform_applying("/work/web/") or _terraform_applying("/work/worker/"), 600,
+        runs = tmp_path / "runs"
+        _wait_for(lambda: _terraform_applying("/work/web/", runs) or _terraform_applying("/work/worker/", runs), 600,
                   "an application's terraform apply")
         time.sleep(1)
         os.killpg(proc.pid, signal.SIGINT)
@@ -148,6 +154,10 @@ def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path
         assert summary["interrupted"] is True
         interrupted = [s for j in summary["jobs"] for s in j["steps"] if s["status"] == "interrupted"]
         assert interrupted, summary
+        # the run's plans held the GitHub token (the common root's prior state): none is left on disk
+        token = SandboxSessions(running.url, org.region, org.terraform_role_name).client("ssm", "111111111111") \
+            .get_parameter(Name=org.github_token_parameter, WithDecryption=True)["Parameter"]["Value"]
+        assert _files_holding(token, [tmp_path / "runs", *sorted(set(temp_dir.iterdir()) - temp_before)]) == []
         s3 = SandboxSessions(running.url, org.region, org.terraform_role_name).client("s3", "111111111111")
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=org.state_bucket).get("Contents", [])]
         assert not [k for k in keys if k.endswith(".tflock")], keys   # every lock was released

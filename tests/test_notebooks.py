@@ -54,8 +54,12 @@ def test_every_notebook_runs_with_the_plain_papermill_cli(suite_sandbox, batch_r
         assert proc.returncode == 0, (notebook.name, proc.stderr[-3000:])
         assert not _errors(executed)
     assert "ci/worker: applied (ci/worker: 1 to create" in _text(tmp_path / "02-continuous-integration.ipynb")
-    final = _text(tmp_path / NOTEBOOKS[-1].name)
-    assert re.search(r"postflight common\+ci\+cd: \d+ PASS, 4 NOT_EMULATED\n", final), final[-2000:]
+    final = _text(tmp_path / "04-verify-and-operate.ipynb")
+    assert re.search(r"postflight common\+ci\+cd: \d+ PASS\n", final), final[-2000:]
+    labs = nbformat.read(tmp_path / "05-troubleshooting-labs.ipynb", as_version=4)   # headless: listed, none started
+    listed = "".join(o.get("data", {}).get("text/plain", "") for c in labs.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "webhook-deleted" in listed and not (tmp_path / "out" / "labs").exists()
 
 
 def test_bad_parameters_stop_at_the_first_cell_with_the_problems_not_a_traceback(tmp_path):
@@ -72,6 +76,27 @@ def test_bad_parameters_stop_at_the_first_cell_with_the_problems_not_a_traceback
     assert "accounts.operations.id = '1111' is not an AWS account id" in shown
     assert "Traceback" not in shown and 'File "' not in shown
     assert not (tmp_path / "out").exists()
+
+
+def test_failed_checks_stop_the_notebook_with_one_line_not_a_traceback(tmp_path):
+    """The last cell of 00 and 04 when checks FAIL: the run stops (papermill exits non-zero) with the reason only."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("from runbook_lib import notebook as rb\n"
+                                          "rb.stop_unless(True, 'not shown')\n"
+                                          "rb.stop_unless(False, 'some checks failed: see the remedies above')"),
+                nbformat.v4.new_code_cell("print('after')")]
+    source, executed = tmp_path / "checks.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    proc = subprocess.run([*PAPERMILL, str(source), str(executed)], capture_output=True, text=True,
+                          env=_env(tmp_path), timeout=300)
+    assert proc.returncode != 0
+    [error] = _errors(executed)
+    assert error["traceback"] == ["ChecksFailed: some checks failed: see the remedies above"]
+    assert "after" not in _text(executed)
+    for name in ("00-prerequisites-and-preflight.ipynb", "04-verify-and-operate.ipynb"):   # both use it
+        cells = nbformat.read(ROOT / "notebooks" / name, as_version=4).cells
+        assert any("rb.stop_unless(rb." in c.source for c in cells) and not any("assert " in c.source for c in cells)
 
 
 def _nbval(notebook: Path, cwd: Path) -> subprocess.CompletedProcess:
@@ -133,13 +158,16 @@ def test_opened_in_jupyter_the_notebook_shows_the_form():
                                       "RUNBOOK_PROJECT_ROOT": str(ROOT)})
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1
-    assert "Organization" in views[0]["data"]["text/plain"]
+    # where the widget cannot be drawn (a saved page, a closed kernel) its text says what it is, not VBox(...)
+    assert views[0]["data"]["text/plain"].startswith("Parameter form: Organization file, Application file")
 
 
 def test_headless_the_form_is_not_shown_and_nothing_waits():
+    """Headless, the form cell shows nothing: its stored output is what a person opening the notebook sees."""
     outputs = _run_cells(FORM_CELLS, {"JPY_SESSION_NAME": "", "RUNBOOK_PROJECT_ROOT": str(ROOT)})
     assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert any("Headless run: the parameter form is not shown" in o.get("text", "") for o in outputs)
+    assert not any("Headless" in o.get("text", "") or "Headless" in str(o.get("data", "")) for o in outputs)
+    assert len(outputs) == 4   # the four lines of rb.start; nothing from rb.form
 
 
 @needs_terraform()
@@ -183,8 +211,10 @@ def test_a_form_switched_to_live_asks_before_applying_and_the_button_applies_the
     text = "".join(o.get("text", "") for o in outputs)
     assert "settings: live False" in text
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 1  # the Approve button, shown once: the cell's value (the form was only assigned)
-    assert "Approve and apply ci/web" in views[0]["data"]["text/plain"]
+    # the plan's live progress line, then the Approve button, shown once: the cell's value (the form was only assigned)
+    assert [o["output_type"] for o in views] == ["display_data", "execute_result"], views
+    assert views[0]["data"]["text/plain"].startswith("HTML(")
+    assert "Approve and apply ci/web" in views[1]["data"]["text/plain"]
     assert "outcome: awaiting approval" in text
     before = re.search(r"before approve: (.*)\n", text).group(1)
     assert "acme/web" in before and "acme/web-base" not in before   # nothing was applied
@@ -193,3 +223,37 @@ def test_a_form_switched_to_live_asks_before_applying_and_the_button_applies_the
     ecr.describe_repositories(repositoryNames=["acme/web-base"])   # back, from the approved plan
     on_disk = json.loads(record.read_text())
     assert [(r["root"], r["outcome"]) for r in on_disk["roots"]] == [("ci/web", "applied")]
+
+
+def _registry_reachable() -> bool:
+    import socket
+
+    try:
+        socket.getaddrinfo("registry.terraform.io", 443)
+        return True
+    except OSError:
+        return False
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+@pytest.mark.skipif(_registry_reachable(), reason="this machine reaches the Terraform registry: it is not offline")
+def test_jupyter_started_without_a_provider_mirror_offline_says_which_variable_to_set(suite_sandbox, tmp_path):
+    """JupyterLab started by hand, not through make or `runbook lab`: no mirror, an empty plugin cache, no registry."""
+    cells = [
+        "from runbook_lib import notebook as rb",
+        f'session = rb.start("parameters/org.yaml", target="sandbox", out_dir="{tmp_path / "out"}")',
+        "rb.render(session)",
+        'rb.plan_and_apply(session, "cicd-common")',
+    ]
+    env = {"JPY_SESSION_NAME": "notebooks/01-common-resources.ipynb", "RUNBOOK_PROJECT_ROOT": str(ROOT),
+           "RUNBOOK_TF_PROVIDER_MIRROR": "", "RUNBOOK_TF_PLUGIN_CACHE": str(tmp_path / "empty-cache"),
+           "RUNBOOK_SANDBOX_DIR": os.environ["RUNBOOK_SANDBOX_DIR"]}
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError) as failed:
+        _run_cells(cells, env)
+    shown = str(failed.value)
+    assert "could not install the AWS provider for cicd-common" in shown
+    assert "RUNBOOK_TF_PROVIDER_MIRROR" in shown and "%env RUNBOOK_TF_PROVIDER_MIRROR=" in shown
+    assert 'File "' not in shown.split("RunbookError", 1)[-1]   # the message, not a Python traceback

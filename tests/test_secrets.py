@@ -20,7 +20,7 @@ from runbook_lib.resolved import connection_parameter
 from runbook_lib.results import Outcome
 from runbook_lib.sandbox import server
 from runbook_lib.sandbox.seed import sessions_for
-from runbook_lib.terraform.runner import PLAN_FILE
+from runbook_lib.terraform.runner import plan_path
 
 from .conftest import OPS_ACCOUNT, needs_terraform
 
@@ -93,7 +93,7 @@ def test_the_github_token_rests_only_in_a_plan_awaiting_approval(sandbox, org, t
     token = ssm.get_parameter(Name=org.github_token_parameter, WithDecryption=True)["Parameter"]["Value"]
     assert token.startswith("ghp_sandbox")
     assert first.run_root(COMMON).outcome is Outcome.APPLIED
-    plan_file = out / "infra" / COMMON / PLAN_FILE
+    plan_file = plan_path(out / "infra" / COMMON)
     assert not plan_file.exists()
     assert _files_holding(token, places()) == []
     lines = log.read_text()

@@ -51,8 +51,8 @@ def _summary(name: str, tmp_path: Path):
 def test_summary_counts_each_action(tmp_path):
     s = _summary("mixed", tmp_path)
     assert s.counts == {"create": 1, "update": 1, "replace": 1, "delete": 1}
-    assert [c.address for c in s.destructive] == [
-        "module.pipeline_staging.aws_codepipeline.this", "module.deploy_role_x.aws_iam_role.this"]
+    assert [c.address for c in s.destructive] == [   # in address order, whichever order Terraform gave
+        "module.deploy_role_x.aws_iam_role.this", "module.pipeline_staging.aws_codepipeline.this"]
     assert not s.is_empty
     assert s.headline() == "ci/web: 1 to create, 1 to update, 1 to replace, 1 to delete"
     assert all(c.address != "data.aws_caller_identity.this" for c in s.changes)
@@ -494,3 +494,99 @@ def test_unlock_refuses_bad_input_and_touches_nothing(tmp_path, capsys, root, lo
     assert code == 2
     assert expected in capsys.readouterr().err
     assert list(out.iterdir()) == []
+
+
+# -- leftovers of a killed run ---------------------------------------------------------------
+
+def _dead_process() -> tuple[int, float]:
+    """The pid and start time of a process that has exited (a runbook process killed with -9)."""
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = psutil.Process(proc.pid).create_time()
+    proc.wait()
+    return proc.pid, started
+
+
+def _note(workdir: Path, group: int, owner: tuple[int, float]) -> Path:
+    import psutil
+
+    from runbook_lib.terraform.runner import private_dir
+
+    note = private_dir(workdir) / f"running-{group}.json"
+    note.write_text(json.dumps({"group": group, "started": psutil.Process(group).create_time(),
+                                "owner": owner[0], "owner_started": owner[1]}))
+    return note
+
+
+@needs_terraform()
+def test_terraform_left_by_a_killed_run_is_ended_by_the_next_one(tmp_path):
+    import psutil
+
+    # A real Terraform in its own process group, as the runner starts it; its runbook process is gone.
+    left = subprocess.Popen(["terraform", "console"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path)
+    # A process that is not Terraform, named by a note as if it were: never signalled.
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        time.sleep(0.5)
+        note = _note(tmp_path, left.pid, _dead_process())
+        forged = _note(tmp_path, other.pid, _dead_process())
+        lines: list[str] = []
+        Terraform(tmp_path, root="ci/web", sink=lines.append)
+        assert left.wait(timeout=10) is not None
+        assert any(f"terraform ({left.pid})" in line and "left running by an earlier run" in line for line in lines), lines
+        assert other.poll() is None and psutil.Process(other.pid).name() == "sleep"
+        assert not note.exists() and not forged.exists()
+    finally:
+        for proc in (left, other):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@needs_terraform()
+def test_terraform_of_a_run_still_alive_is_left_alone(tmp_path):
+    import psutil
+
+    busy = subprocess.Popen(["terraform", "console"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path)
+    try:
+        time.sleep(0.5)
+        me = psutil.Process()
+        note = _note(tmp_path, busy.pid, (me.pid, me.create_time()))   # another run of this root, alive
+        lines: list[str] = []
+        Terraform(tmp_path, root="ci/web", sink=lines.append)
+        assert busy.poll() is None and note.exists() and lines == []
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_a_note_that_is_not_the_runners_is_dropped_unread(tmp_path):
+    from runbook_lib.terraform.runner import end_leftovers, private_dir
+
+    note = private_dir(tmp_path) / "running-1.json"
+    note.write_text('{"group": 1, "started": "yesterday"}')
+    assert end_leftovers(tmp_path) == [] and not note.exists()
+
+
+def test_the_private_folder_is_this_users_only(tmp_path):
+    from runbook_lib.terraform.runner import plan_path, private_dir
+
+    (tmp_path / ".terraform-runbook").mkdir(mode=0o755)
+    folder = private_dir(tmp_path)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert plan_path(tmp_path).parent == folder
+
+
+def test_a_private_folder_that_is_a_link_is_refused(tmp_path):
+    from runbook_lib.terraform.runner import private_dir
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / ".terraform-runbook").symlink_to(elsewhere)
+    with pytest.raises(TerraformError, match="not this user's own folder"):
+        private_dir(tmp_path / "root")
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755   # nothing was changed where it points

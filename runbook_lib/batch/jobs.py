@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
+from ..engine import STOP_FILE_ENV, stop_requested
 from ..results import SCHEMA_VERSION, Record
+from .kernels import DEFAULT_NOTEBOOK_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -14,12 +17,19 @@ class Job:
     folder: str                                  # where the executed notebooks go
     record_file: str                             # the job's record, written by its notebooks through the engine
     root: str                                    # project root (papermill's cwd)
+    notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT   # wall limit of each notebook, in seconds
+    kernel_env: tuple[tuple[str, str], ...] = ()         # added to each kernel's environment
+
+    def stopping(self) -> bool:
+        """Whether the run is stopping: the job's own stop file (a remote job), else the run's."""
+        own = dict(self.kernel_env).get(STOP_FILE_ENV)
+        return os.path.exists(own) if own else stop_requested()
 
 
 @dataclass
 class NotebookStep:
     notebook: str
-    status: str            # ok, failed, interrupted
+    status: str            # ok, failed, timeout, interrupted
     seconds: float
     path: str              # the executed notebook
     error: str = ""

@@ -27,6 +27,7 @@ from typing import Callable
 import psutil
 
 from ..engine import STOP_FILE_ENV
+from ..stopping import end
 
 KERNEL_MARK = "ipykernel_launcher"
 SETTLE_SECONDS = 30
@@ -69,9 +70,10 @@ def _kernels() -> list[psutil.Process]:
 class Interrupts:
     """SIGINT/SIGTERM handlers for the batch parent, and the stop file they create."""
 
-    def __init__(self, stop_file: Path, progress: Callable[[str], None]):
+    def __init__(self, stop_file: Path, progress: Callable[[str], None], on_stop: Callable[[], None] | None = None):
         self.stop_file = Path(stop_file)
         self.progress = progress
+        self.on_stop = on_stop     # the executor's own stop, for jobs this machine's stop file does not reach
         self.count = 0
         self._previous: dict[int, object] = {}
         self._saved_env: str | None = None
@@ -108,6 +110,11 @@ class Interrupts:
                     kernel.send_signal(signal.SIGINT)
                 except psutil.Error:
                     pass
+            if self.on_stop:
+                try:
+                    self.on_stop()
+                except Exception as exc:  # the cluster went away: local kernels were still interrupted
+                    self.progress(f"could not pass the stop on to the executor: {type(exc).__name__}: {exc}")
         else:
             self.progress(f"{name} again: stopping at once")
             for kernel in _kernels():
@@ -118,15 +125,4 @@ class Interrupts:
 
     def settle(self) -> None:
         """After the jobs: no kernel of this run may outlive it (each is asked to stop, then killed)."""
-        left = _kernels()
-        for kernel in left:
-            try:
-                kernel.terminate()
-            except psutil.Error:
-                pass
-        _gone, alive = psutil.wait_procs(left, timeout=SETTLE_SECONDS)
-        for kernel in alive:
-            try:
-                kernel.kill()
-            except psutil.Error:
-                pass
+        end(_kernels(), grace=SETTLE_SECONDS)

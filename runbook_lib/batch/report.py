@@ -1,4 +1,9 @@
-"""The run's ``summary.json`` and ``report.html``, both written from the same typed job results."""
+"""The run's ``summary.json`` and ``report.html``, both written from the same typed job results.
+
+Every executed notebook is also rendered to HTML beside it (nbconvert), and the report
+links that page, so the whole run reads in a browser opened on the folder, with no
+server. The report wraps its text to fit a window of 1,400 px (no sideways scrolling).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,39 @@ from pathlib import Path
 from ..checks.result import to_html
 from .jobs import JobResult, summary
 
-STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #d0d7de;"
+STYLE = ("body{font-family:sans-serif;margin:1.5em;max-width:100%;overflow-wrap:anywhere}"
+         "table{border-collapse:collapse;max-width:100%}td,th{border:1px solid #d0d7de;"
          "padding:4px 8px;text-align:left;vertical-align:top}pre{margin:0;white-space:pre-wrap}"
-         ".bad{color:#cf222e}.good{color:#1a7f37}")
+         "svg,img{max-width:100%;height:auto}.bad{color:#cf222e}.good{color:#1a7f37}")
+
+
+def render_notebook(path: Path) -> tuple[Path | None, str]:
+    """Write ``path`` rendered to HTML beside it; return the page (None if it could not be rendered) and why not."""
+    from nbconvert import HTMLExporter
+
+    try:
+        body, _ = HTMLExporter(template_name="lab").from_filename(str(path))
+    except Exception as exc:   # nbconvert raises many types (template, JSON, conversion); the report says which
+        return None, f"{type(exc).__name__}: {exc}"
+    page = path.with_suffix(".html")
+    page.write_text(body, encoding="utf-8")
+    return page, ""
+
+
+def _step_link(folder: Path, notebook: str, path: str) -> str:
+    executed = Path(path)
+    if not executed.is_file():
+        return html.escape(notebook)
+    page, problem = render_notebook(executed)
+    raw = f" (<a href=\"{html.escape(executed.relative_to(folder).as_posix())}\">.ipynb</a>)"
+    if page is None:
+        return f"{html.escape(notebook)}{raw} <span class=\"bad\">not rendered: {html.escape(problem)}</span>"
+    return f"<a href=\"{html.escape(page.relative_to(folder).as_posix())}\">{html.escape(notebook)}</a>{raw}"
 
 
 def _section(folder: Path, result: JobResult, diagram: str) -> str:
     steps = "".join(
-        f"<tr><td><a href=\"{html.escape(Path(s.path).relative_to(folder).as_posix())}\">{html.escape(s.notebook)}</a></td>"
+        f"<tr><td>{_step_link(folder, s.notebook, s.path)}</td>"
         f"<td class=\"{'good' if s.status == 'ok' else 'bad'}\">{s.status}</td>"
         f"<td>{s.seconds} s</td><td><pre>{html.escape(s.error)}</pre></td></tr>"
         for s in result.steps)

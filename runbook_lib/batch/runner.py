@@ -25,14 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..engine import stop_requested
 from ..errors import ParameterError, ParameterIssue, RunbookError
 from ..parameters import load_apps, load_org
 from ..project import project_root
 from ..results import Record
-from .executors import Executor, LocalProcessExecutor
+from .executors import EXECUTORS, Executor, LocalProcessExecutor
 from .jobs import Job, JobResult, NotebookStep
-from .processes import Interrupts, ignore_sigint, lines_from_workers
+from .kernels import DEFAULT_NOTEBOOK_TIMEOUT, NotebookTimeout, run_notebook
+from .processes import Interrupts
 
 COMMON_NOTEBOOKS = ("00-prerequisites-and-preflight", "01-common-resources")
 APP_NOTEBOOKS = ("02-continuous-integration", "03-continuous-deployment", "04-verify-and-operate")
@@ -92,17 +92,19 @@ def _declared_by_notebook(root: Path) -> dict[str, set[str]]:
 
 
 def _job(root: Path, label: str, names: tuple[str, ...], values: dict, partial: Path,
-         declared: dict[str, set[str]]) -> Job:
+         declared: dict[str, set[str]], notebook_timeout: float) -> Job:
     folder = partial / label
     values = {**values, "out_dir": str(partial / "work" / label), "record_file": str(folder / "record.json")}
     notebooks = tuple((name, {k: v for k, v in values.items() if k in declared[name] and v is not None})
                       for name in names)
-    return Job(label, notebooks, str(folder), values["record_file"], str(root))
+    return Job(label, notebooks, str(folder), values["record_file"], str(root), notebook_timeout=notebook_timeout)
 
 
 def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, out: str | None,
-               auto_approve: bool = False) -> BatchPlan:
+               auto_approve: bool = False, notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT) -> BatchPlan:
     """Check every input and build the jobs; raise with every problem, create nothing but the base folder."""
+    if not notebook_timeout > 0 or notebook_timeout == float("inf"):
+        raise BatchError(f"--notebook-timeout {notebook_timeout:g} must be a number of seconds above 0")
     root = project_root()
     org_path = root / org_file
     org = load_org(org_path, label=org_file)
@@ -128,18 +130,26 @@ def plan_batch(org_file: str, apps: list[str], stage: str | None, target: str, o
     run_dir = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     partial = Path(str(run_dir) + ".partial")
     # auto_approve goes only where the caller gave it for this run: never a default to inherit
-    common = {"org_file": str(org_path), "target": target, "interactive": False,
+    common = {"org_file": _in_project(root, org_path), "target": target, "interactive": False,
               "auto_approve": True if auto_approve else None}
     declared = _declared_by_notebook(root)
-    common_job = _job(root, "common", COMMON_NOTEBOOKS, common, partial, declared)
-    app_jobs = [_job(root, app.name, APP_NOTEBOOKS, {**common, "app_file": str(path), "stage": stage}, partial,
-                     declared)
+    common_job = _job(root, "common", COMMON_NOTEBOOKS, common, partial, declared, notebook_timeout)
+    app_jobs = [_job(root, app.name, APP_NOTEBOOKS, {**common, "app_file": _in_project(root, path), "stage": stage}, partial,
+                     declared, notebook_timeout)
                 for path, app in zip(paths, loaded)]
     _require_writable(base)
     if run_dir.exists() or partial.exists():
         raise BatchError(f"{run_dir} already exists (a run started in this same second?); wait a second and run again.")
     models = {"common": (org, None), **{app.name: (org, app) for app in loaded}}
     return BatchPlan(common_job, app_jobs, run_dir, models)
+
+
+def _in_project(root: Path, path: Path) -> str:
+    """A parameters file as the notebooks get it: relative to the project folder when inside it (records name it so)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def _require_writable(base: Path) -> None:
@@ -157,14 +167,14 @@ def _require_writable(base: Path) -> None:
         raise BatchError(f"the output folder {base} is not writable: {exc.strerror}; choose another with --out.") from exc
 
 
-def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobResult:
+def execute_job(job: Job, report: Callable[[str], None] | None = None,
+                before_notebook: Callable[[str], None] | None = None) -> JobResult:
     """Run one job's notebooks in order with papermill; stop at the first failure or when the run is stopping.
 
     Runs in a worker (or in the parent for the common job). ``report`` gets a line when
-    the job starts, after each notebook and when the job ends.
+    the job starts, after each notebook and when the job ends; ``before_notebook`` is
+    called with each notebook's name just before it starts.
     """
-    import papermill
-
     report = report or (lambda _line: None)
     result = JobResult(job.label)
     folder = Path(job.folder)
@@ -172,20 +182,23 @@ def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobRes
     job_started = time.monotonic()
     report(f"[{job.label}] started: {', '.join(name for name, _ in job.notebooks)}")
     for name, params in job.notebooks:
-        if stop_requested():
+        if job.stopping():
             result.interrupted = True
             break
+        if before_notebook:
+            before_notebook(name)
         source = Path(job.root) / "notebooks" / f"{name}.ipynb"
         executed = folder / f"{name}.ipynb"
         started = time.monotonic()
         step = NotebookStep(name, "ok", 0.0, str(executed))
         try:
-            papermill.execute_notebook(str(source), str(executed), parameters=params, cwd=job.root,
-                                       progress_bar=False, log_output=False, kernel_name="python3",
-                                       extra_arguments=KERNEL_ARGUMENTS)
+            run_notebook(source, executed, params, job.root, env=dict(job.kernel_env), timeout=job.notebook_timeout,
+                         kernel_arguments=KERNEL_ARGUMENTS, report=lambda line: report(f"[{job.label}] {line}"))
+        except NotebookTimeout as exc:
+            step.status, step.error = "timeout", str(exc)
         except Exception as exc:  # papermill raises its own execution error; any failure ends this job
             message = getattr(exc, "evalue", None) or "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            step.status = "interrupted" if stop_requested() else "failed"
+            step.status = "interrupted" if job.stopping() else "failed"
             step.error = str(message)[:2000]
         step.seconds = round(time.monotonic() - started, 1)
         result.steps.append(step)
@@ -205,25 +218,59 @@ def execute_job(job: Job, report: Callable[[str], None] | None = None) -> JobRes
     return result
 
 
-def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, target: str = "sandbox", jobs: int = 1,
-              out: str | None = None, auto_approve: bool = False, executor: Executor | None = None,
+def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor called ``name`` (``local`` or ``dask``); refuse an unknown name or a bad ``--jobs``."""
+    if jobs is not None and jobs < 1:
+        raise BatchError(f"--jobs {jobs} must be 1 or more")
+    if name == "local":
+        if scheduler:
+            raise BatchError("--scheduler is for --executor dask; the local process pool has no scheduler")
+        return LocalProcessExecutor(jobs or 1)
+    if name == "dask":
+        from ..sandbox.server import SANDBOX_DIR_ENV, state_dir
+        from .cluster import DaskExecutor
+
+        # a sandbox run's workers share this machine's sandbox (it answers on loopback only)
+        return DaskExecutor(scheduler, jobs, env={SANDBOX_DIR_ENV: str(state_dir().resolve())})
+    raise BatchError(f"--executor {name!r} is not an executor; choose one of: {', '.join(EXECUTORS)}")
+
+
+def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, target: str = "sandbox",
+              jobs: int | None = None, out: str | None = None, auto_approve: bool = False,
+              executor: str | Executor = "local", scheduler: str | None = None,
+              notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
               progress: Callable[[str], None] = print) -> tuple[Path, list[JobResult], bool]:
     """Run the batch; return (run folder, job results, interrupted).
+
+    Every input, the executor included (a Dask scheduler must answer, and each of its
+    workers must have the package and Terraform), is checked before the run folder
+    is created.
 
     SIGINT or SIGTERM: no new notebook starts, running kernels are interrupted (each stops
     its Terraform with SIGINT, which releases the state lock), the run folder stays
     ``.partial`` with a summary saying it was interrupted, and a sandbox the run started
     is stopped. A second signal stops what is left at once.
     """
-    if jobs < 1:
+    if isinstance(executor, str):
+        executor = make_executor(executor, jobs, scheduler)
+    elif jobs is not None and jobs < 1:
         raise BatchError(f"--jobs {jobs} must be 1 or more")
-    plan = plan_batch(org_file, apps, stage, target, out, auto_approve)
+    plan = plan_batch(org_file, apps, stage, target, out, auto_approve, notebook_timeout)
+    executor.start()
+    try:
+        return _run(plan, executor, target, progress)
+    finally:
+        executor.close()
+
+
+def _run(plan: BatchPlan, executor: Executor, target: str, progress: Callable[[str], None]):
     partial = Path(str(plan.run_dir) + ".partial")
     partial.mkdir(parents=True)
     started = time.monotonic()
     started_sandbox = False
     results: list[JobResult] = []
-    with lines_from_workers(progress) as report, Interrupts(partial / ".stop", progress) as interrupts:
+    fn = execute_job
+    with executor.lines(progress) as report, Interrupts(partial / ".stop", progress, executor.stop) as interrupts:
         try:
             if target == "sandbox":
                 from ..sandbox import server
@@ -231,13 +278,14 @@ def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, targe
                 started_sandbox = server.status() is None
                 running = server.start()
                 progress(f"sandbox at {running.url}" + (" (started for this run)" if started_sandbox else ""))
-            progress(f"run folder {partial} ({len(plan.apps)} application(s), {jobs} job(s) at a time)")
+            width = getattr(executor, "workers", None) or getattr(executor, "jobs", None)
+            progress(f"run folder {partial} ({len(plan.apps)} application(s), {executor.name} executor"
+                     + (f", {width} job(s) at a time" if width else "") + ")")
             results.append(execute_job(plan.common, report=progress))
             if not results[0].healthy:
                 progress("common resources are not healthy: the applications were not run")
             elif not interrupts.stopped:
-                executor = executor or LocalProcessExecutor(jobs, initializer=ignore_sigint)
-                for job, result, error in executor.run(functools.partial(execute_job, report=report), plan.apps):
+                for job, result, error in executor.run(functools.partial(fn, report=report), plan.apps):
                     results.append(result if error is None else
                                    JobResult(job.label, error=f"the worker running {job.label} failed: {error}",
                                              interrupted=interrupts.stopped))
@@ -248,6 +296,8 @@ def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, targe
 
                 server.stop()  # the sandbox's resources go with it; KEEP a sandbox by starting it before the run
     interrupted = interrupts.stopped
+    order = [plan.common.label] + [job.label for job in plan.apps]
+    results.sort(key=lambda r: order.index(r.label))   # summary and report in --apps order, whatever finished first
     from ..diagram import svg
     from .report import write_report
 

@@ -1,7 +1,7 @@
 """boto3 checks: preflight before any apply, postflight after, status while pipelines run.
 
-Every check is read-only and returns :class:`CheckResult` objects; services the
-sandbox does not have are reported NOT_EMULATED, never PASS.
+Every check is read-only and returns :class:`CheckResult` objects; a check of
+something the sandbox could not host is reported NOT_EMULATED, never PASS.
 """
 
 from __future__ import annotations

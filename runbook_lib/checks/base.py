@@ -14,7 +14,7 @@ from .result import CheckResult, Status
 class Context:
     org: Org
     app: App | None
-    clients: object     # LiveClients or SandboxClients: client(service, account_id, region=None), emulates(feature)
+    clients: object     # LiveClients or SandboxClients: client(service, account_id, region=None)
     cache: dict = field(default_factory=dict)   # API answers shared by checks within one run
 
     @property
@@ -29,11 +29,6 @@ def result(check_id: str, ok: bool, resource: str, expected: str, found: str, re
            *, warn: bool = False) -> CheckResult:
     status = Status.PASS if ok else (Status.WARN if warn else Status.FAIL)
     return CheckResult(check_id, status, resource, expected, str(found), remedy, link)
-
-
-def not_emulated(check_id: str, resource: str, expected: str, what: str) -> CheckResult:
-    return CheckResult(check_id, Status.NOT_EMULATED, resource, expected,
-                       f"the sandbox has no {what}; nothing was checked", "Run this check against a live account.")
 
 
 def error_code(exc: Exception) -> str:

@@ -1,7 +1,8 @@
 """Postflight: after each root is applied, is it wired the way the guide needs?
 
 One function per check, read-only (Describe/Get/List/BatchGet only), batch APIs
-where AWS has them. Checks of services the sandbox lacks report NOT_EMULATED.
+where AWS has them. In the sandbox they read its emulated services the same way:
+the connection, source credential and webhooks PASS or FAIL by what it holds.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 
 from ..resolved import connection_parameter, deploy_targets, resolve
 from . import links
-from .base import AWS_ERRORS, Context, error_code, not_emulated, result, unreachable
+from .base import AWS_ERRORS, Context, error_code, result, unreachable
 from .result import CheckResult, Status
 from .sessions import CredentialsError
 
@@ -77,6 +78,23 @@ def connection_arn(ctx: Context) -> str | None:
     return ctx.cache["connection_arn"]
 
 
+def common_prerequisites(ctx: Context) -> list[CheckResult]:
+    """What the CI and CD roots read from the common root: the artifact bucket and the connection's SSM parameter.
+
+    Both FAIL until the common root (notebook 01, or `runbook apply`) is applied in this target.
+    """
+    out = check_artifact_bucket(ctx)[:1]
+    parameter = connection_parameter(ctx.org.codestar_connection_name)
+    resource = f"ssm parameter {parameter} in operations ({ctx.ops})"
+    try:
+        arn = connection_arn(ctx)
+        out.append(result("common.connection.parameter", arn is not None, resource, "exists",
+                          "exists" if arn else "missing", "Apply the common root first."))
+    except ERRORS as exc:
+        out.append(unreachable("common.connection.parameter", resource, "exists", exc))
+    return out
+
+
 def check_connection(ctx: Context) -> list[CheckResult]:
     name = ctx.org.codestar_connection_name
     param = connection_parameter(name)
@@ -89,22 +107,21 @@ def check_connection(ctx: Context) -> list[CheckResult]:
         return [result("common.connection.parameter", False, f"ssm parameter {param}", "holds the connection ARN",
                        "missing", "Apply the common root (runbook apply).", links.CONNECTION_HANDSHAKE)]
     out = [result("common.connection.parameter", True, f"ssm parameter {param}", "holds the connection ARN", arn, "")]
-    if not ctx.clients.emulates("codestar-connections"):
-        return out + [not_emulated("common.connection.status", resource, "AVAILABLE", "CodeStar Connections")]
     try:
         status = ctx.client("codestar-connections").get_connection(ConnectionArn=arn)["Connection"]["ConnectionStatus"]
     except ERRORS as exc:
         return out + [unreachable("common.connection.status", resource, "AVAILABLE", exc)]
     remedy = ("Complete the GitHub handshake: AWS console > Developer Tools > Settings > Connections > "
               f"{name} > Update pending connection, then install or pick the GitHub app for {ctx.org.github_owner}.")
+    if getattr(ctx.clients, "sandbox", False):
+        remedy = (f"Sandbox: run `runbook sandbox complete-handshake {name}`, the sandbox's stand-in for the console "
+                  f"step. On AWS: {remedy[0].lower()}{remedy[1:]}")
     return out + [result("common.connection.status", status == "AVAILABLE", resource, "AVAILABLE", status, remedy,
                          links.CONNECTION_HANDSHAKE)]
 
 
 def check_source_credential(ctx: Context) -> list[CheckResult]:
     resource = f"codebuild source credentials in operations ({ctx.ops})"
-    if not ctx.clients.emulates("codebuild-source-credentials"):
-        return [not_emulated("common.source-credential", resource, "a GITHUB credential", "CodeBuild source credentials")]
     try:
         infos = ctx.client("codebuild").list_source_credentials()["sourceCredentialsInfos"]
     except ERRORS as exc:
@@ -227,8 +244,6 @@ def _env(project: dict) -> dict[str, str]:
 
 def _webhook(ctx: Context, check_id: str, project: dict, resource: str) -> CheckResult:
     expected = "webhook on PULL_REQUEST_CREATED,PULL_REQUEST_UPDATED"
-    if not ctx.clients.emulates("codebuild-webhooks"):
-        return not_emulated(check_id, resource, expected, "CodeBuild webhooks")
     hook = project.get("webhook") or {}
     patterns = {f.get("pattern") for group in hook.get("filterGroups", []) for f in group if f.get("type") == "EVENT"}
     ok = bool(hook) and any("PULL_REQUEST_CREATED" in (p or "") and "PULL_REQUEST_UPDATED" in (p or "") for p in patterns)

@@ -7,6 +7,7 @@ results; an API failure is reported as FAIL with what went wrong, never skipped.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from ..catalog import AWS_PROVIDER_VERSION
@@ -59,8 +60,8 @@ def check_terraform(ctx: Context) -> list[CheckResult]:
     from ..terraform.runner import Terraform
 
     try:
-        with_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-        version = Terraform(with_dir, config_dir=with_dir / ".runbook-preflight", plugin_cache=False).version()
+        with tempfile.TemporaryDirectory(prefix="runbook-preflight-") as scratch:   # this run's own, never shared
+            version = Terraform(Path(scratch), plugin_cache=False).version()
         out = [CheckResult("pre.terraform", Status.PASS, "terraform CLI", ">= 1.10.0", version)]
     except TerraformError as exc:
         out = [CheckResult("pre.terraform", Status.FAIL, "terraform CLI", ">= 1.10.0", str(exc),
@@ -76,6 +77,35 @@ def check_terraform(ctx: Context) -> list[CheckResult]:
         out.append(CheckResult("pre.aws-provider", Status.WARN, "provider source", wanted,
                                "from the Terraform registry (needs internet at init)",
                                f"Offline machines: set {MIRROR_ENV} to a provider filesystem mirror."))
+    return out
+
+
+def check_module_sources(ctx: Context) -> list[CheckResult]:
+    """Each pinned upstream commit: in the module mirror when one is set, else left to GitHub at init."""
+    from .. import module_mirror
+    from ..terraform.binary import MODULE_MIRROR_ENV, module_mirror as mirror_folder
+
+    out = []
+    try:
+        mirror = mirror_folder()
+    except TerraformError as exc:
+        return [CheckResult("pre.module-mirror", Status.FAIL, "module mirror", "a folder of bare repositories",
+                            str(exc), f"Build one with `runbook modules mirror DIR` and set {MODULE_MIRROR_ENV}.")]
+    for pin in module_mirror.pinned(ctx.org):
+        wanted = f"{pin.ref} = {pin.commit[:12]}"
+        if mirror is None:
+            out.append(CheckResult(f"pre.module-source.{pin.path.split('/')[-1].removesuffix('.git')}", Status.WARN,
+                                   f"github.com/{pin.path}", wanted, "fetched from GitHub at init (needs internet)",
+                                   f"Offline machines: build a mirror with `runbook modules mirror DIR` and set "
+                                   f"{MODULE_MIRROR_ENV}."))
+            continue
+        repository = mirror / pin.path
+        found = module_mirror.has_commit(repository, pin.commit)
+        out.append(result(f"pre.module-source.{pin.path.split('/')[-1].removesuffix('.git')}", found,
+                          f"module mirror: {pin.path}", wanted,
+                          "present" if found else f"missing or unreadable in {repository}",
+                          f"Rebuild the mirror: `runbook modules mirror DIR --from {mirror}` (or from GitHub), "
+                          f"then point {MODULE_MIRROR_ENV} at DIR."))
     return out
 
 
@@ -132,7 +162,8 @@ def check_clusters(ctx: Context) -> list[CheckResult]:
     return out
 
 
-PREFLIGHT = (check_identity, check_region, check_terraform, check_token_parameter, check_state_bucket, check_clusters)
+PREFLIGHT = (check_identity, check_region, check_terraform, check_module_sources, check_token_parameter,
+             check_state_bucket, check_clusters)
 
 
 def preflight(ctx: Context) -> list[CheckResult]:

@@ -53,10 +53,13 @@ _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.WARN: "yellow", 
 
 
 def table(results: list[CheckResult], title: str = "Checks"):
+    """A rich Table for terminals (ids kept whole; the other columns fold)."""
     from rich.table import Table
 
     out = Table(title=title)
-    for column in ("Status", "Check", "Resource", "Expected", "Found", "Remedy"):
+    out.add_column("Status", no_wrap=True)
+    out.add_column("Check", no_wrap=True)
+    for column in ("Resource", "Expected", "Found", "Remedy"):
         out.add_column(column, overflow="fold")
     for r in results:
         remedy = r.remedy + (f" ({r.link})" if r.link and r.status is not Status.PASS else "")
@@ -65,19 +68,36 @@ def table(results: list[CheckResult], title: str = "Checks"):
     return out
 
 
+def _html_row(r: CheckResult) -> list[str]:
+    from .. import htmltable as h
+
+    remedy = ""
+    if r.status is not Status.PASS:
+        remedy = h.text(r.remedy) + (" " + h.link(r.link, "AWS docs") if r.link else "")
+    return [h.status(r.status.value), h.ident(r.id), h.text(r.resource), h.text(r.expected), h.text(r.found), remedy]
+
+
 def to_html(results: list[CheckResult], title: str = "Checks") -> str:
-    colour = {Status.PASS: "#1a7f37", Status.FAIL: "#cf222e", Status.WARN: "#9a6700", Status.SKIP: "#6e7781",
-              Status.NOT_EMULATED: "#8250df"}
-    rows = []
-    for r in results:
-        remedy = html.escape(r.remedy) if r.status is not Status.PASS else ""
-        if r.link and r.status is not Status.PASS:
-            remedy += f' <a href="{html.escape(r.link)}">docs</a>'
-        rows.append(
-            f'<tr><td style="color:{colour[r.status]};font-weight:bold">{r.status.value}</td>'
-            f"<td><code>{html.escape(r.id)}</code></td><td>{html.escape(r.resource)}</td>"
-            f"<td>{html.escape(r.expected)}</td><td>{html.escape(r.found)}</td><td>{remedy}</td></tr>"
-        )
-    return (f"<table><caption>{html.escape(title)}: {html.escape(summary(results))}</caption>"
-            "<tr><th>Status</th><th>Check</th><th>Resource</th><th>Expected</th><th>Found</th><th>Remedy</th></tr>"
-            + "".join(rows) + "</table>")
+    """An HTML table: rows that need attention first-class, PASS rows folded away when the table is long."""
+    from .. import htmltable as h
+
+    attention = [_html_row(r) for r in results if r.status is not Status.PASS]
+    passed = [_html_row(r) for r in results if r.status is Status.PASS]
+    if len(results) <= h.LONG:   # short: every row, in the order the checks ran
+        attention, passed = [_html_row(r) for r in results], []
+    return h.table(f"{h.text(title)}: {h.text(summary(results))}",
+                   ("Status", "Check", "Resource", "Expected", "Found", "Remedy"), attention, passed, "PASS rows")
+
+
+def to_text(results: list[CheckResult], title: str = "Checks") -> str:
+    """One line per result, for readers without HTML."""
+    lines = [f"{title}: {summary(results)}"]
+    lines += [f"  {r.status.value:<12} {r.id}: {r.found}" for r in results]
+    return "\n".join(lines)
+
+
+def shown(results: list[CheckResult], title: str = "Checks"):
+    """The results as Jupyter shows them: the HTML table, with the text form beside it."""
+    from ..htmltable import Shown
+
+    return Shown(to_html(results, title), to_text(results, title))

@@ -1,8 +1,8 @@
 """AWS clients per account for the checks: live (the boto3 credential chain) or the sandbox.
 
-Both give ``client(service, account_id, region=None)`` and say which features
-the backend really has: the sandbox has no CodeStar Connections, CodeBuild
-webhooks or source credentials, and checks of those report NOT_EMULATED.
+Both give ``client(service, account_id, region=None)``. The sandbox emulates CodeStar
+Connections, CodeBuild source credentials and webhooks, and CodePipeline's
+GetPipelineState itself (its stand-ins), so those checks PASS or FAIL by what it holds.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 import boto3
 from botocore.config import Config
 
+from ..boto_sessions import boto3_session
 from ..errors import RunbookError
 
 RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=20)
-NOT_EMULATED_IN_SANDBOX = frozenset({"codestar-connections", "codebuild-webhooks", "codebuild-source-credentials",
-                                     "codepipeline-state"})
 
 
 class CredentialsError(RunbookError):
@@ -27,17 +26,14 @@ class LiveClients:
     When the caller already is in the wanted account, its credentials are used as they are.
     """
 
-    emulated = frozenset()
+    sandbox = False
 
     def __init__(self, region: str, role_name: str, profile: str | None = None):
         self.region = region
         self.role_name = role_name
-        self.base = boto3.Session(profile_name=profile, region_name=region)
+        self.base = boto3_session(profile_name=profile, region_name=region)
         self._caller: str | None = None
         self._sessions: dict[str, boto3.Session] = {}
-
-    def emulates(self, feature: str) -> bool:
-        return True
 
     def caller_account(self) -> str:
         if self._caller is not None:
@@ -62,7 +58,7 @@ class LiveClients:
                                     RoleSessionName="eks-cicd-runbooks-check")["Credentials"]
         except Exception as exc:
             raise CredentialsError(f"cannot assume {self.role_name} in account {account_id}: {exc}") from exc
-        self._sessions[account_id] = boto3.Session(
+        self._sessions[account_id] = boto3_session(
             aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"], region_name=self.region)
         return self._sessions[account_id]
@@ -77,14 +73,13 @@ class SandboxClients:
     Its clients come from ``SandboxSessions``: no proxy, no user profile or config file.
     """
 
+    sandbox = True
+
     def __init__(self, endpoint: str, region: str, role_name: str):
         from ..sandbox.clients import SandboxSessions
 
         self._sessions = SandboxSessions(endpoint, region, role_name)
         self.region = region
-
-    def emulates(self, feature: str) -> bool:
-        return feature not in NOT_EMULATED_IN_SANDBOX
 
     def client(self, service: str, account_id: str, region: str | None = None):
         return self._sessions.client(service, account_id, region, config=RETRIES)

@@ -23,13 +23,12 @@ class ConnectionWaitTimeout(RunbookError):
 @dataclass(frozen=True)
 class ConnectionState:
     arn: str
-    status: str          # PENDING, AVAILABLE, ERROR, or NOT_EMULATED
+    status: str          # PENDING or AVAILABLE (ERROR raises)
     waited: float
 
 
 HANDSHAKE = ("Complete the handshake in the console (Developer Tools > Settings > Connections > "
              "Update pending connection)")
-NO_HANDSHAKE_IN_SANDBOX = "NOT_EMULATED: the sandbox has no CodeStar Connections; there is no handshake to wait for."
 
 
 def _connection_arn(ctx: Context) -> str:
@@ -47,10 +46,8 @@ def _read_status(ctx: Context, arn: str) -> str:
 
 
 def connection_state(ctx: Context) -> ConnectionState:
-    """The connection's status now, read once: PENDING, AVAILABLE, or NOT_EMULATED in the sandbox; ERROR raises."""
+    """The connection's status now, read once: PENDING or AVAILABLE; ERROR raises."""
     arn = _connection_arn(ctx)
-    if not ctx.clients.emulates("codestar-connections"):
-        return ConnectionState(arn, "NOT_EMULATED", 0.0)
     return ConnectionState(arn, _read_status(ctx, arn), 0.0)
 
 
@@ -59,9 +56,6 @@ def wait_for_connection(ctx: Context, *, timeout: float = 900, first_delay: floa
                         clock: Callable[[], float] = time.monotonic) -> ConnectionState:
     """Poll the connection until AVAILABLE; PENDING keeps waiting, ERROR and timeout stop with a message."""
     arn = _connection_arn(ctx)
-    if not ctx.clients.emulates("codestar-connections"):
-        progress(NO_HANDSHAKE_IN_SANDBOX)
-        return ConnectionState(arn, "NOT_EMULATED", 0.0)
     started, delay = clock(), first_delay
     while True:
         status = _read_status(ctx, arn)
@@ -82,7 +76,7 @@ def wait_for_connection(ctx: Context, *, timeout: float = 900, first_delay: floa
 @dataclass(frozen=True)
 class PipelineStatus:
     pipeline: str
-    stages: dict[str, str] | None        # stage name -> latest status; None where GetPipelineState is not emulated
+    stages: dict[str, str]               # stage name -> latest status ("never run" before the first execution)
     executions: list[tuple[str, str]]    # (execution id, status), newest first
 
 
@@ -90,11 +84,9 @@ def pipeline_status(ctx: Context, limit: int = 5) -> list[PipelineStatus]:
     client = ctx.client("codepipeline")
     out = []
     for stage in resolve(ctx.org, ctx.app).stages:
-        stages = None
-        if ctx.clients.emulates("codepipeline-state"):
-            state = client.get_pipeline_state(name=stage.pipeline_name)
-            stages = {s["stageName"]: s.get("latestExecution", {}).get("status", "never run")
-                      for s in state.get("stageStates", [])}
+        state = client.get_pipeline_state(name=stage.pipeline_name)
+        stages = {s["stageName"]: s.get("latestExecution", {}).get("status", "never run")
+                  for s in state.get("stageStates", [])}
         runs = client.list_pipeline_executions(pipelineName=stage.pipeline_name, maxResults=limit)["pipelineExecutionSummaries"]
         out.append(PipelineStatus(stage.pipeline_name, stages, [(r["pipelineExecutionId"], r["status"]) for r in runs]))
     return out

@@ -193,7 +193,7 @@ class Stage(_Strict):
 
 
 class App(_Strict):
-    name: Slug = Field(title="Application", description="Short name used in every resource name.")
+    name: Slug = Field(title="Application name", description="Short name used in every resource name.")
     source_repository: GitHubRepository = Field(title="Application repository", description="owner/name on GitHub.")
     manifests_repository: GitHubRepository = Field(title="Manifests repository", description="owner/name on GitHub.")
     ecr_repository: EcrRepository = Field(title="ECR repository", description="Name of the image repository, e.g. acme/web.")

@@ -40,7 +40,6 @@ def render_files(org: Org, app: App | None, target) -> dict[str, str]:
     if app is not None:
         for rel, body in repository_files(org, app).items():
             files[rel] = with_header(body, owner=app.name)   # these folders may be shared by mistake: say whose
-    files.update(getattr(target, "extra_files", lambda: {})())
     return files
 
 

@@ -66,6 +66,7 @@ class WriteReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)   # among written: files that were there with other content
 
 
 def _diff(path: str, old: str, new: str) -> str:
@@ -147,6 +148,7 @@ def write_files(out: Path, files: dict[str, str], force: bool = False) -> WriteR
         raise RenderError(f"cannot write {where}: {exc.strerror or exc}; nothing was written and the output "
                           "folder is as it was.") from exc
     report.written += [rel for _, rel, _, _ in pending]
+    report.changed += [rel for _, rel, _, old in pending if old is not None]
     return report
 
 

@@ -23,6 +23,10 @@ from .targets import ProviderAccount
 # use_lockfile (S3-native state locking) arrived in Terraform 1.10; the common
 # modules need >= 1.6.2. The stricter of the two applies to every root.
 REQUIRED_TERRAFORM = ">= 1.10.0"
+# Module call names of the CI and CD roots (state addresses start with module.<name>).
+IMAGE_PROJECT_MODULE = "image_project"
+MANIFESTS_PROJECT_MODULE = "manifests_project"
+DEPLOY_PROJECT_MODULE = "deploy_project"
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def ci_root(target, app: ResolvedApp) -> RootModule:
             Attr("workload_account_ids", workload_ids),
             Attr("tags", Expr("local.tags")),
         ]),
-        _module(target, f"ci/{app.app.name}", "image_project", "ecr-project", ref, [
+        _module(target, f"ci/{app.app.name}", IMAGE_PROJECT_MODULE, "ecr-project", ref, [
             Attr("name", app.image_project_module_name),
             Attr("namespace", namespace),
             Attr("github_repository", app.app.source_repository),
@@ -158,7 +162,7 @@ def ci_root(target, app: ResolvedApp) -> RootModule:
             # would read it at plan time, before the repository exists.
             Attr("depends_on", [Expr("module.ecr_repository")]),
         ]),
-        _module(target, f"ci/{app.app.name}", "manifests_project", "manifests-project", ref, [
+        _module(target, f"ci/{app.app.name}", MANIFESTS_PROJECT_MODULE, "manifests-project", ref, [
             Attr("name", app.manifests_project_module_name),
             Attr("namespace", namespace),
             Attr("manifests_repository", app.app.manifests_repository),
@@ -188,7 +192,7 @@ def cd_root(target, app: ResolvedApp) -> RootModule:
     connection = connection_parameter(org.codestar_connection_name)
     namespace = app.namespace
     main: list[Item] = [_tags(org, app.app.name)]
-    main.append(_module(target, f"cd/{app.app.name}", "deploy_project", "deploy-project", ref, [
+    main.append(_module(target, f"cd/{app.app.name}", DEPLOY_PROJECT_MODULE, "deploy-project", ref, [
         Attr("name", app.deploy_project_module_name),
         Attr("namespace", namespace),
         Attr("buildspec", Expr(f'file("${{path.module}}/{buildspecs.DEPLOY_BUILDSPEC_FILE}")')),

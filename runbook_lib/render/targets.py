@@ -1,8 +1,8 @@
-"""What differs between targets: providers, backend and module sources. Nothing else.
+"""What differs between targets: providers and backend. Nothing else.
 
-A root module is rendered once; the target only fills in ``providers.tf``,
-``backend.tf`` and each module's ``source`` line. That keeps the sandbox
-exercising the same module calls that ship to real accounts.
+A root module is rendered once; the target only fills in ``providers.tf`` and
+``backend.tf``. Module sources are the same upstream modules at the same pinned
+commits on both targets, so the sandbox exercises the code that ships.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def backend_block(org: Org, key: str, extra: list[Item] = ()) -> list[Item]:
 def describe(target: Target) -> str:
     return {
         Target.live: "real AWS accounts, upstream modules pinned to commits",
-        Target.sandbox: "the embedded AWS emulator on 127.0.0.1, sandbox modules",
+        Target.sandbox: "the embedded AWS emulator on 127.0.0.1, upstream modules pinned to commits",
     }[target]
 
 

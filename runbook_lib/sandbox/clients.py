@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 
 import boto3
-import botocore.session
 from botocore.config import Config
 from botocore.configprovider import ConstantProvider
 
+from .. import boto_sessions
 from .loopback import require_loopback
 
 # Credentials the emulator accepts; they are not secrets and open nothing outside it.
@@ -69,11 +69,11 @@ def client_config(config: Config | None = None) -> Config:
 
 def boto3_session(region: str, **credentials: str) -> boto3.Session:
     """A boto3 session with these credentials that reads no profile, config file or credentials file."""
-    core = botocore.session.Session()
+    core = boto_sessions.core_session()
     store = core.get_component("config_store")
     for name, value in NO_USER_CONFIG.items():
         store.set_config_provider(name, ConstantProvider(value))
-    return boto3.Session(botocore_session=core, region_name=region, **credentials)
+    return boto_sessions.boto3_session(core, region_name=region, **credentials)
 
 
 class SandboxSessions:

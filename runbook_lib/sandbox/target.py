@@ -1,27 +1,23 @@
-"""The sandbox target: providers and backend aimed at the emulator, sandbox module sources.
+"""The sandbox target: providers and backend aimed at the emulator, nothing else.
 
-Only ``providers.tf``, ``backend.tf`` and module ``source`` lines differ from
-the live rendering. The sandbox modules are copied next to the roots
-(``OUT/sandbox-modules/``) so the rendered tree is self-contained.
+Only ``providers.tf`` and ``backend.tf`` differ from the live rendering: module
+sources are the live ones (thoughtbot's modules at pinned commits), so the sandbox
+runs the code that ships. Offline, Terraform fetches them from a local mirror
+(``RUNBOOK_TF_MODULE_MIRROR``, see ``terraform/binary.py``), without a changed line.
 """
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import PurePosixPath
-
-from .. import catalog
 from ..parameters.models import Org
-from ..render.files import with_header
 from ..render.hcl import BLANK, Attr, Block, Item
-from ..render.targets import ProviderAccount, Target, backend_block, provider_block
+from ..render.targets import LiveTarget, ProviderAccount, Target, backend_block, provider_block
 from .clients import sandbox_env
 from .loopback import require_loopback
 from .server import require_running
 
-MODULES_DIR = "sandbox-modules"
-# Every AWS service the roots and sandbox modules call.
-SERVICES = ("codebuild", "codepipeline", "ecr", "eks", "iam", "kms", "logs", "s3", "ssm", "sts")
+# Every AWS service the roots and the upstream modules they call reach (provider endpoint keys);
+# a service missing here would be called on real AWS, not the sandbox (a test reads the modules).
+SERVICES = ("codebuild", "codepipeline", "codestarconnections", "ecr", "eks", "iam", "kms", "logs", "s3", "ssm", "sts")
 
 
 class SandboxTarget:
@@ -31,12 +27,8 @@ class SandboxTarget:
         self.endpoint = require_loopback(endpoint or require_running(sandbox_dir).url)
 
     def module_source(self, repository: str, ref: str, module: str, root_path: str) -> tuple[str, str]:
-        depth = len(PurePosixPath(root_path).parts)
-        source = "/".join([".."] * depth + [MODULES_DIR, module])
-        src = catalog.source(repository, ref)
-        return source, (
-            f"sandbox stand-in for {repository} {ref} ({src.short}), same variables and outputs"
-        )
+        """The live source: the same upstream module at the same pinned commit."""
+        return LiveTarget().module_source(repository, ref, module, root_path)
 
     def _endpoints(self) -> dict[str, str]:
         return {service: self.endpoint for service in SERVICES}
@@ -61,15 +53,6 @@ class SandboxTarget:
             Attr("skip_requesting_account_id", True),
             Attr("endpoints", {"s3": self.endpoint, "sts": self.endpoint, "iam": self.endpoint}),
         ])
-
-    def extra_files(self) -> dict[str, str]:
-        """The sandbox modules, copied beside the roots with the generated-by header."""
-        files: dict[str, str] = {}
-        base = resources.files("runbook_lib").joinpath("sandbox/modules")
-        for module in sorted(p.name for p in base.iterdir() if p.is_dir()):
-            for tf in sorted(p.name for p in base.joinpath(module).iterdir() if p.name.endswith(".tf")):
-                files[f"{MODULES_DIR}/{module}/{tf}"] = with_header(base.joinpath(module, tf).read_text())
-        return files
 
     def terraform_env(self) -> dict[str, str]:
         return sandbox_env()

@@ -14,6 +14,15 @@ from ..errors import TerraformError
 # (registry.terraform.io/hashicorp/aws/<version>/<os_arch>/...). When set, Terraform
 # installs providers from there instead of the registry: for machines without internet.
 MIRROR_ENV = "RUNBOOK_TF_PROVIDER_MIRROR"
+# A folder of bare git repositories laid out as on GitHub (thoughtbot/terraform-eks-cicd.git, ...).
+# When set, every Terraform command gets git's url.<folder>/.insteadOf https://github.com/
+# (through GIT_CONFIG_COUNT/KEY/VALUE), so the rendered git:: module sources are cloned
+# from there, without a changed line: for machines without internet.
+MODULE_MIRROR_ENV = "RUNBOOK_TF_MODULE_MIRROR"
+GITHUB_PREFIX = "https://github.com/"
+# Where machines without internet usually carry that mirror. Only `runbook lab` and the
+# Makefile fill the variable in from it; an error that needs a mirror points at it.
+DEFAULT_PROVIDER_MIRROR = Path("/opt/tf-plugins")
 # Where providers downloaded once are kept for every root (Terraform's plugin cache).
 # Used only when no mirror is configured (see plugin_cache_dir).
 PLUGIN_CACHE_ENV = "RUNBOOK_TF_PLUGIN_CACHE"
@@ -131,6 +140,41 @@ def plugin_cache_lock(cache_dir: Path | None, *, on_wait: Callable[[Path], None]
         os.close(fd)  # closing the file releases the lock
 
 
+def _mirror_problem(value: str, reason: str) -> TerraformError:
+    return TerraformError(
+        f"{MODULE_MIRROR_ENV}={value!r} cannot be used: {reason}. It must name a folder of bare git repositories "
+        "laid out as on GitHub (for example thoughtbot/terraform-eks-cicd.git), holding the pinned commits; "
+        f"unset it to fetch modules from GitHub. Nothing was run.")
+
+
+def module_mirror() -> Path | None:
+    """The module mirror folder named by RUNBOOK_TF_MODULE_MIRROR, checked; None when unset or empty."""
+    value = os.environ.get(MODULE_MIRROR_ENV, "")
+    if not value.strip():
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise _mirror_problem(value, "it does not exist")
+    if not path.is_dir():
+        raise _mirror_problem(value, "it is a file, not a folder")
+    return path.resolve()
+
+
+def module_mirror_env(mirror: Path | None, base: dict[str, str]) -> dict[str, str]:
+    """git's insteadOf for the mirror, added after any GIT_CONFIG_* entries ``base`` already has."""
+    if mirror is None:
+        return {}
+    try:
+        count = int(base.get("GIT_CONFIG_COUNT") or 0)
+    except ValueError:
+        count = 0
+    return {
+        "GIT_CONFIG_COUNT": str(count + 1),
+        f"GIT_CONFIG_KEY_{count}": f"url.{mirror}/.insteadOf",
+        f"GIT_CONFIG_VALUE_{count}": GITHUB_PREFIX,
+    }
+
+
 def debug_log_level() -> str | None:
     """The TF_LOG level asked for with RUNBOOK_TF_LOG, or None when it is unset or empty."""
     level = os.environ.get(DEBUG_LOG_ENV, "").strip().upper()
@@ -150,6 +194,7 @@ def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[st
     The debug log is on only when asked for with RUNBOOK_TF_LOG (see debug_log_level).
     """
     mirror = os.environ.get(MIRROR_ENV) or None
+    modules = module_mirror()
     cache = plugin_cache_dir(mirror, plugin_cache=plugin_cache)
     if cache is not None:
         try:
@@ -171,6 +216,7 @@ def terraform_env(config_dir: Path, *, plugin_cache: bool = True, extra: dict[st
     if level:
         env["TF_LOG"] = level
     env.setdefault("GOGC", GO_GC_PERCENT)
+    env.update(module_mirror_env(modules, env))
     env.update({
         "TF_CLI_CONFIG_FILE": str(config),
         "TF_IN_AUTOMATION": "1",

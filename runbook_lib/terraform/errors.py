@@ -5,11 +5,46 @@ from __future__ import annotations
 import re
 
 from ..render.roots import RootModule
+from .binary import DEFAULT_PROVIDER_MIRROR
+from .imports import Leftover, leftovers
 
-# AWS error codes for "what you are creating is already there" (IAM, CloudWatch Logs and
-# CodeBuild, ECR, S3 in most regions, SSM, KMS aliases and others).
-ALREADY_EXISTS = re.compile(r"\b(EntityAlreadyExists|ResourceAlreadyExistsException|RepositoryAlreadyExistsException|"
-                            r"BucketAlreadyOwnedByYou|ParameterAlreadyExists|AlreadyExistsException)\b")
+_MODULE_FETCH = re.compile(r'Could not download module "([^"]+)"')
+_GIT_URL = re.compile(r"error downloading\s+'(https://github\.com/[^'?]+)(?:\?ref=([0-9a-f]+))?'")
+
+
+def _module_fetch(output: str, root: str) -> str | None:
+    """Why a module could not be fetched (GitHub out of reach, or the module mirror), and what to do."""
+    module = _MODULE_FETCH.search(output)
+    if module is None:
+        return None
+    import os
+
+    from .binary import GITHUB_PREFIX, MODULE_MIRROR_ENV
+
+    flat = " ".join(output.split())   # Terraform wraps its messages at any word
+    where = _GIT_URL.search(flat)
+    url, commit = (where.group(1), where.group(2)) if where else ("its git source", None)
+    pinned = f" at commit {commit}" if commit else ""
+    mirror = os.environ.get(MODULE_MIRROR_ENV, "").strip()
+    if not mirror:
+        return (f"Terraform could not fetch the module {module.group(1)} of {root} from {url}{pinned}: this machine "
+                f"cannot reach GitHub. Set {MODULE_MIRROR_ENV} to a folder of bare git repositories laid out as on "
+                "GitHub (thoughtbot/terraform-eks-cicd.git, thoughtbot/terraform-codestar-setup.git) that holds "
+                "the pinned commits (`runbook modules mirror DIR` builds one where github.com is reachable, or "
+                "from another copy with --from), or run where github.com is reachable. Nothing was changed.")
+    repository = url.removeprefix(GITHUB_PREFIX) if url.startswith(GITHUB_PREFIX) else url
+    local = f"{mirror.rstrip('/')}/{repository}"
+    if "reference is not a tree" in flat or "did not match any file" in flat:
+        reason = f"{local} does not hold the pinned commit {commit}"
+    elif "does not appear to be a git repository" in flat:
+        reason = (f"{local} is not a git repository git can read (missing, or a bare repository without its "
+                  "HEAD, objects/ or refs/ folder; empty folders are lost by some copies)")
+    else:
+        reason = f"git could not clone {local}"
+    return (f"Terraform could not fetch the module {module.group(1)} of {root} from the module mirror "
+            f"({MODULE_MIRROR_ENV}={mirror}): {reason}. Rebuild it with `runbook modules mirror DIR --from "
+            f"{mirror}` and point {MODULE_MIRROR_ENV} at DIR, or unset {MODULE_MIRROR_ENV} "
+            "where github.com is reachable. Nothing was changed.")
 
 
 def _field(text: str, name: str) -> str:
@@ -42,12 +77,10 @@ def explain(output: str, root: str, workdir: str | None = None) -> str | None:
     if re.search(r"Failed to query available provider packages|Failed to install provider|"
                  r"could not connect to registry\.terraform\.io|Failed to resolve provider packages|"
                  r"provider registry\.terraform\.io/hashicorp/aws was not found", output):
-        return (
-            f"Terraform could not install the AWS provider for {root}: this machine cannot reach the "
-            "Terraform registry and no local copy was found. Point RUNBOOK_TF_PROVIDER_MIRROR at a "
-            "provider filesystem mirror (a folder with registry.terraform.io/hashicorp/aws/<version>/<os_arch>/), "
-            "or run where the registry is reachable."
-        )
+        return _provider_advice(root)
+    fetch = _module_fetch(output, root)
+    if fetch:
+        return fetch
     if "Saved plan is stale" in output:
         return (
             f"The saved plan for {root} is stale: the state changed after the plan was made. "
@@ -55,38 +88,31 @@ def explain(output: str, root: str, workdir: str | None = None) -> str | None:
         )
     if re.search(r"Failed to (load|read) .*plan file|is not a valid plan file|zip: not a valid zip file", output):
         return f"The plan file for {root} is not a Terraform plan this root made. Plan again. Nothing was applied."
-    leftovers = _already_there(output)
-    if leftovers:
-        return _already_there_advice(leftovers, root, workdir)
+    found = leftovers(output)
+    if found:
+        return _already_there_advice(found, root, workdir)
     return None
 
 
-def _already_there(output: str) -> list[tuple[str, str, str, str]]:
-    """(address, kind, id, error code) for every Terraform error that says a resource already exists.
-
-    Reads the AWS provider's format, with or without the boxes Terraform draws around errors:
-        Error: creating IAM Role (acme-worker-deploy): ... EntityAlreadyExists: Role with name ... already exists.
-          with module.deploy_project.aws_iam_role.codebuild,
-    A part it cannot find reads ADDRESS, ID or "resource".
-    """
-    found = []
-    for block in re.split(r"(?m)^(?=[ │]*Error: )", output):
-        code = ALREADY_EXISTS.search(block)
-        if not code:
-            continue
-        created = re.search(r"Error: creating (.+?) \(([^()]+)\):", block)
-        address = re.search(r"^[ │]*with (.+?),[ ]*$", block, flags=re.M)
-        found.append((address.group(1) if address else "ADDRESS", created.group(1) if created else "resource",
-                      created.group(2) if created else "ID", code.group(1)))
-    return found
+def _provider_advice(root: str) -> str:
+    here = DEFAULT_PROVIDER_MIRROR.is_dir()
+    value = str(DEFAULT_PROVIDER_MIRROR) if here else "/path/to/mirror"
+    return (
+        f"Terraform could not install the AWS provider for {root}: this machine cannot reach the "
+        "Terraform registry and no local copy was found. Set RUNBOOK_TF_PROVIDER_MIRROR to a "
+        "provider filesystem mirror (a folder with registry.terraform.io/hashicorp/aws/<version>/<os_arch>/)"
+        + (f"; this machine has one at {value}" if here else "")
+        + f": in a shell, `export RUNBOOK_TF_PROVIDER_MIRROR={value}` before starting the runbook or JupyterLab "
+        f"(`runbook lab` and the Makefile set it); in a notebook, run `%env RUNBOOK_TF_PROVIDER_MIRROR={value}` "
+        "and run the cell again. Or run where the registry is reachable. Nothing was changed."
+    )
 
 
-def _already_there_advice(leftovers: list[tuple[str, str, str, str]], root: str, workdir: str | None) -> str:
+def _already_there_advice(found: list[Leftover], root: str, workdir: str | None) -> str:
     folder = workdir or f"OUT/{RootModule(root, {}).path}"
     where = ("" if workdir else "OUT is this run's output folder (--out, or out_dir in a notebook); ")
-    listed = "\n".join(f"  - {address}: {kind} {name} ({code})" for address, kind, name, code in leftovers)
-    commands = "\n".join(f"       terraform -chdir={folder} import '{address}' '{name}'"
-                         for address, _, name, _ in leftovers)
+    listed = "\n".join(f"  - {x.address}: {x.kind} {x.name} ({x.code})" for x in found)
+    commands = "\n".join(f"       terraform -chdir={folder} import '{x.address}' '{x.name}'" for x in found)
     return (
         f"Terraform tried to create resources of {root} that already exist in AWS but are not in its state:\n"
         f"{listed}\n"

@@ -1,7 +1,10 @@
 """Plan summaries: what a saved plan will create, update, delete or replace.
 
-Built from ``terraform show -json PLANFILE``. Values marked sensitive by
-Terraform never reach the summary; they read ``(sensitive)``.
+Built from the messages ``terraform plan -json -out=PLANFILE`` prints while it writes
+the plan (:func:`summary_from_stream`), or, when those do not carry everything the
+summary shows (an update's changed attributes), from ``terraform show -json PLANFILE``
+(:func:`summarize`). Values marked sensitive by Terraform never reach the summary;
+they read ``(sensitive)``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,22 @@ _REASONS = {
 }
 
 
+# ``plan -json`` names actions and reasons differently from ``show -json``; these are the ones
+# whose summary needs nothing but the stream, in ``show -json``'s words. Anything else (an
+# update, whose changed attributes only ``show -json`` has, or a name not listed) goes to ``show -json``.
+_STREAM_ACTIONS = {"create": "create", "delete": "delete", "replace": "replace", "remove": "forget",
+                   "noop": "no-op", "move": "no-op", "import": "no-op"}
+_STREAM_OUTPUT_ACTIONS = {**_STREAM_ACTIONS, "update": "update"}
+_STREAM_REASONS = {
+    "": "",
+    "tainted": "replace_because_tainted",
+    "cannot_update": "replace_because_cannot_update",
+    "requested": "replace_by_request",
+    "replace_triggered_by": "replace_by_triggers",
+    **{name: name for name in _REASONS if name.startswith("delete_because_")},
+}
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -55,6 +74,7 @@ class ResourceChange:
     action: str
     attributes: tuple[AttributeChange, ...] = ()
     reason: str = ""          # Terraform's action_reason, e.g. replace_because_tainted
+    importing: str = ""       # the import ID, when an import block brings the resource into the state
 
     @property
     def why(self) -> str:
@@ -82,8 +102,12 @@ class PlanSummary:
         return [c for c in self.changes if c.action in DESTRUCTIVE]
 
     @property
+    def imports(self) -> list[ResourceChange]:
+        return [c for c in self.changes if c.importing]
+
+    @property
     def is_empty(self) -> bool:
-        return not any(c.action not in ("no-op", "read") for c in self.changes) and not any(
+        return not any(c.action not in ("no-op", "read") or c.importing for c in self.changes) and not any(
             a != "no-op" for a in self.output_changes.values()
         )
 
@@ -91,7 +115,8 @@ class PlanSummary:
         c = self.counts
         if self.is_empty:
             return f"{self.root}: no changes"
-        return (f"{self.root}: {c['create']} to create, {c['update']} to update, "
+        imported = f"{len(self.imports)} to import, " if self.imports else ""
+        return (f"{self.root}: {imported}{c['create']} to create, {c['update']} to update, "
                 f"{c['replace']} to replace, {c['delete']} to delete")
 
 
@@ -120,7 +145,23 @@ def _attribute_changes(change: dict) -> tuple[AttributeChange, ...]:
     return tuple(out)
 
 
+def _does_something(change: ResourceChange) -> bool:
+    return change.action != "no-op" or bool(change.importing)
+
+
+def _summary(root: str, workdir: Path, plan_file: Path, changes: list[ResourceChange],
+             outputs: dict[str, str]) -> PlanSummary:
+    """The summary of the plan saved at ``plan_file``, digest taken now.
+
+    Changes in address order (the stream gives them as planning finishes them); resources
+    left as they are are not listed.
+    """
+    doing = sorted((c for c in changes if _does_something(c)), key=lambda c: c.address)
+    return PlanSummary(root, str(Path(workdir).resolve()), str(plan_file), file_digest(plan_file), tuple(doing), outputs)
+
+
 def summarize(show: dict, *, root: str, workdir: Path, plan_file: Path) -> PlanSummary:
+    """The summary from ``terraform show -json PLANFILE``."""
     changes = []
     for rc in show.get("resource_changes", []):
         if rc.get("mode") == "data":
@@ -128,13 +169,51 @@ def summarize(show: dict, *, root: str, workdir: Path, plan_file: Path) -> PlanS
         actions = tuple(rc["change"]["actions"])
         action = _ACTION_NAMES.get(actions, "/".join(actions))
         attributes = _attribute_changes(rc["change"]) if action == "update" else ()
-        changes.append(ResourceChange(rc["address"], rc["type"], action, attributes, rc.get("action_reason", "")))
+        importing = str((rc["change"].get("importing") or {}).get("id") or "")
+        changes.append(ResourceChange(rc["address"], rc["type"], action, attributes, rc.get("action_reason", ""),
+                                      importing))
     outputs = {
         name: _ACTION_NAMES.get(tuple(oc["actions"]), "/".join(oc["actions"]))
         for name, oc in (show.get("output_changes") or {}).items()
     }
-    return PlanSummary(root, str(Path(workdir).resolve()), str(plan_file), file_digest(plan_file),
-                       tuple(changes), outputs)
+    return _summary(root, workdir, plan_file, changes, outputs)
+
+
+def summary_from_stream(messages: list[dict], *, root: str, workdir: Path, plan_file: Path) -> PlanSummary | None:
+    """The summary from the messages of ``terraform plan -json``, or None when they do not carry it all.
+
+    None when the plan changes a resource in place (only ``show -json`` has the attributes
+    that change), names an action or reason not known here, never said it was complete
+    (no ``change_summary``), or when its own counts disagree with the changes it listed.
+    """
+    changes, outputs, counted = [], {}, None
+    for message in messages:
+        kind = message.get("type")
+        if kind == "planned_change":
+            change, resource = message["change"], message["change"]["resource"]
+            if resource["resource"].startswith("data."):
+                continue
+            action = _STREAM_ACTIONS.get(change["action"])
+            reason = _STREAM_REASONS.get(change.get("reason", ""))
+            if action is None or reason is None:
+                return None
+            importing = str((change.get("importing") or {}).get("id") or "")
+            changes.append(ResourceChange(resource["addr"], resource["resource_type"], action, (), reason, importing))
+        elif kind == "outputs":
+            for name, output in message["outputs"].items():
+                action = _STREAM_OUTPUT_ACTIONS.get(output.get("action", ""))
+                if action is None:
+                    return None
+                outputs[name] = action
+        elif kind == "change_summary":
+            counted = message["changes"]
+    if counted is None:
+        return None
+    mine = {a: sum(c.action == a for c in changes) for a in ("create", "delete", "replace")}
+    if (counted.get("add"), counted.get("remove"), counted.get("change", 0), counted.get("import", 0)) != (
+            mine["create"] + mine["replace"], mine["delete"] + mine["replace"], 0, sum(bool(c.importing) for c in changes)):
+        return None
+    return _summary(root, workdir, plan_file, changes, outputs)
 
 
 def table(summary: PlanSummary):
@@ -145,11 +224,55 @@ def table(summary: PlanSummary):
     out.add_column("Action", no_wrap=True)
     out.add_column("Address")
     out.add_column("Details")
-    order = {"delete": 0, "replace": 1, "update": 2, "create": 3}
-    for c in sorted(summary.changes, key=lambda c: (order.get(c.action, 9), c.address)):
-        if c.action in ("no-op", "read"):
-            continue
-        details = c.why or "; ".join(f"{a.name}: {a.before} -> {a.after}" for a in c.attributes[:4])
+    for c in _doing(summary):
         style = "bold red" if c.action in DESTRUCTIVE else ""
-        out.add_row(f"[{style}]{c.action}[/]" if style else c.action, c.address, details)
+        out.add_row(f"[{style}]{_action(c)}[/]" if style else _action(c), c.address, _details(c))
     return out
+
+
+# A plan up to this many changes is shown whole, for the person approving it; past it, creates fold away.
+PLAN_ROWS_SHOWN = 30
+_ORDER = {"delete": 0, "replace": 1, "forget": 1, "update": 2, "create": 3}
+
+
+def _doing(summary: PlanSummary) -> list[ResourceChange]:
+    """The changes that do something, deletes and replacements first."""
+    return [c for c in sorted(summary.changes, key=lambda c: (_ORDER.get(c.action, 9), c.address))
+            if c.action not in ("no-op", "read") or c.importing]
+
+
+def _action(c: ResourceChange) -> str:
+    if not c.importing:
+        return c.action
+    return "import" if c.action == "no-op" else f"import, {c.action}"
+
+
+def _details(c: ResourceChange) -> str:
+    details = c.why or "; ".join(f"{a.name}: {a.before} -> {a.after}" for a in c.attributes[:4])
+    if c.importing:
+        return f"import ID {c.importing}" + (f"; {details}" if details else "")
+    return details
+
+
+def to_html(summary: PlanSummary) -> str:
+    """An HTML table of the plan: deletes, replacements and updates always shown; a long list of creates folds away."""
+    from .. import htmltable as h
+
+    def row(c: ResourceChange) -> list[str]:
+        return [h.status(_action(c)), h.ident(c.address), h.text(_details(c))]
+
+    doing = _doing(summary)
+    caption = h.text(f"Plan: {summary.headline()}")
+    if not doing:
+        return f"<p><b>{caption}</b></p>"
+    return h.table(caption, ("Action", "Address", "Details"), [row(c) for c in doing if c.action != "create"],
+                   [row(c) for c in doing if c.action == "create"], "to create", long=PLAN_ROWS_SHOWN)
+
+
+def shown(summary: PlanSummary):
+    """The plan as Jupyter shows it: the HTML table, with a text form beside it."""
+    from ..htmltable import Shown
+
+    lines = [f"Plan: {summary.headline()}"] + [f"  {_action(c):<8} {c.address}" + (f"  ({_details(c)})" if _details(c) else "")
+                                               for c in _doing(summary)]
+    return Shown(to_html(summary), "\n".join(lines))

@@ -23,12 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import psutil
+
 from ..errors import TerraformError
+from ..stopping import end
+from . import initstamp
 from .binary import find_terraform, plugin_cache_in_use, plugin_cache_lock, terraform_env
 from .errors import explain
 from .gate import ApprovedPlan
-from .plan import PlanSummary, file_digest, summarize
+from .imports import IMPORTS_FILE
+from .plan import PlanSummary, file_digest, summarize, summary_from_stream
 from .redact import redact
+from .stream import read_message, words
 
 MIN_VERSION = (1, 10, 0)
 MIN_VERSION_REASON = (
@@ -38,7 +44,11 @@ MIN_VERSION_REASON = (
 HEARTBEAT_SECONDS = 15
 INTERRUPT_GRACE_SECONDS = 20
 PLAN_FILE = "runbook.tfplan"
+# The runbook's own folder in each root (mode 0700): Terraform's CLI config, saved plans,
+# and a note per running Terraform command (see _Running).
+PRIVATE_DIR = ".terraform-runbook"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+LEFTOVER_NAMES = ("terraform", "terraform-provider-")
 
 Sink = Callable[[str], None]
 
@@ -50,6 +60,7 @@ class RunResult:
     stdout: str
     stderr: str
     seconds: float
+    messages: tuple[dict, ...] = ()   # with -json: Terraform's messages, in order (stdout holds their words)
 
 
 def _stop_with_parent() -> None:
@@ -65,6 +76,110 @@ def _stop_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
+def private_dir(workdir: Path) -> Path:
+    """The runbook's folder in a root, created readable by this user only."""
+    folder = Path(workdir) / PRIVATE_DIR
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+            raise TerraformError(f"{folder} is not this user's own folder (a link, or another user's); the runbook "
+                                 "keeps saved plans there, so it stops. Move it away and run again. Nothing was run.")
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise TerraformError(f"cannot make the runbook's private folder {folder} ({exc.strerror or exc}); "
+                             "nothing was run.") from None
+    return folder
+
+
+def plan_path(workdir: Path) -> Path:
+    """Where a root's saved plan lives while it waits to be applied (it embeds prior state, secrets included)."""
+    return Path(workdir) / PRIVATE_DIR / PLAN_FILE
+
+
+class _Running:
+    """A note, in the root's private folder, of one Terraform command and the runbook process that started it.
+
+    Terraform runs in its own process group, and its providers inherit that group.
+    When the runbook process dies without stopping Terraform (``kill -9`` of Terraform
+    too, a lost machine), the note stays; the next command in that root ends whatever
+    is left of that group (see :func:`end_leftovers`). Notes of a runbook process that
+    is still alive (another run of this root) are left alone.
+    """
+
+    def __init__(self, folder: Path, proc: subprocess.Popen):
+        self.file = folder / f"running-{proc.pid}.json"
+        owner = psutil.Process()
+        try:
+            started = psutil.Process(proc.pid).create_time()
+        except psutil.Error:
+            started = time.time()
+        self.file.write_text(json.dumps({"group": proc.pid, "started": started,
+                                         "owner": owner.pid, "owner_started": owner.create_time()}))
+
+    def done(self) -> None:
+        self.file.unlink(missing_ok=True)
+
+
+def _alive(pid: int, started: float) -> bool:
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1
+    except psutil.Error:
+        return False
+
+
+def _leftovers(group: int, started: float) -> list[psutil.Process]:
+    """This user's Terraform and provider processes in process group ``group``, started with or after it."""
+    found = []
+    for proc in psutil.process_iter(["name", "create_time", "uids"]):
+        try:
+            if (os.getpgid(proc.pid) == group and proc.info["uids"].real == os.getuid()
+                    and proc.info["create_time"] >= started - 1
+                    and proc.info["name"].startswith(LEFTOVER_NAMES)):
+                found.append(proc)
+        except (OSError, psutil.Error, AttributeError):
+            continue
+    return found
+
+
+def end_leftovers(workdir: Path) -> list[str]:
+    """End Terraform processes left in ``workdir`` by a runbook process that is gone; say which ("name (pid)")."""
+    ended = []
+    for note in sorted((Path(workdir) / PRIVATE_DIR).glob("running-*.json")):
+        try:
+            data = json.loads(note.read_text())
+            group, started = int(data["group"]), float(data["started"])
+            owner, owner_started = int(data["owner"]), float(data["owner_started"])
+        except (OSError, ValueError, KeyError, TypeError):
+            note.unlink(missing_ok=True)   # not a note this runner wrote: nothing is signalled on its word
+            continue
+        if _alive(owner, owner_started):
+            continue
+        procs = _leftovers(group, started)
+        end(procs)
+        ended += [f"{proc.info['name']} ({proc.pid})" for proc in procs]
+        note.unlink(missing_ok=True)
+    return ended
+
+
+def _unlink_once_open(proc: subprocess.Popen, plan_file: Path, timeout: float = 30) -> None:
+    """Remove the plan's name as soon as Terraform holds it open (Linux; elsewhere it goes after the apply).
+
+    Terraform reads the plan through its open file for the whole apply, so from then on
+    the plan, with the secrets of its prior state, is on disk under no name: a ``kill -9``
+    of the run leaves none behind.
+    """
+    fds = Path(f"/proc/{proc.pid}/fd")
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline and fds.parent.exists():
+        try:
+            if any(os.readlink(fd) == str(plan_file) for fd in fds.iterdir()):
+                plan_file.unlink(missing_ok=True)
+                return
+        except OSError:   # an fd closed while being read, or /proc unreadable
+            pass
+        time.sleep(0.05)
+
+
 def parse_version(text: str) -> tuple[int, int, int]:
     match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
     if not match:
@@ -77,23 +192,32 @@ class Terraform:
 
     def __init__(self, workdir: Path, *, root: str | None = None, env: dict[str, str] | None = None,
                  config_dir: Path | None = None, plugin_cache: bool = True, timeout: float = 1800,
-                 sink: Sink = print):
+                 sink: Sink = print, cancel: threading.Event | None = None):
         self.workdir = Path(workdir).resolve()
         self.root = root or self.workdir.name
         self.binary = find_terraform()
-        self.env = terraform_env(config_dir or self.workdir / ".terraform-runbook", plugin_cache=plugin_cache, extra=env)
+        self.private = private_dir(self.workdir)
+        self.env = terraform_env(config_dir or self.private, plugin_cache=plugin_cache, extra=env)
         self.timeout = timeout
         self.sink = sink
+        self.cancel = cancel   # once set, the running command is interrupted as on Ctrl-C (KeyboardInterrupt)
         if self.env.get("TF_LOG"):
             self.sink(f"[{self.root}] warning: Terraform's debug log is on (TF_LOG={self.env['TF_LOG']}); it may "
                       "contain secrets: the known kinds are masked as (redacted), others may not be")
+        ended = end_leftovers(self.workdir)
+        if ended:
+            self.sink(f"[{self.root}] ended {len(ended)} Terraform process(es) left running by an earlier run "
+                      f"that was killed: {', '.join(ended)}")
 
     # -- running -------------------------------------------------------------------
-    def _run(self, args: list[str], *, stream: bool = True, check: bool = True, timeout: float | None = None) -> RunResult:
+    def _run(self, args: list[str], *, stream: bool = True, check: bool = True, timeout: float | None = None,
+             started_hook: Callable[[subprocess.Popen], None] | None = None, json_lines: bool = False) -> RunResult:
+        """Run one command; ``json_lines``: its stdout is ``-json`` messages, kept, and shown in words."""
         command = [self.binary, f"-chdir={self.workdir}", *args]
         started = time.monotonic()
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=self.env, start_new_session=True, bufsize=1, preexec_fn=_stop_with_parent)
+        running = _Running(self.private, proc)
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
         def pump(pipe, name):
@@ -105,12 +229,16 @@ class Terraform:
                    threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
         for t in threads:
             t.start()
-        out, err, open_pipes = [], [], 2
+        out, err, messages, open_pipes = [], [], [], 2
         deadline = started + (timeout or self.timeout)
         last_output = started
         try:
+            if started_hook:
+                started_hook(proc)
             while open_pipes:
                 now = time.monotonic()
+                if self.cancel is not None and self.cancel.is_set():
+                    raise KeyboardInterrupt
                 if now > deadline:
                     self._interrupt(proc)
                     raise TerraformError(
@@ -127,16 +255,26 @@ class Terraform:
                 if line is None:
                     open_pipes -= 1
                     continue
+                message = read_message(line) if json_lines and name == "out" else None
+                if message is not None:
+                    messages.append(message)
+                    line = words(message) + "\n"
                 (out if name == "out" else err).append(line)
                 last_output = time.monotonic()
-                if stream and line.strip():
-                    self.sink(f"[{self.root}] {line.rstrip()}")
+                if stream:
+                    for text in line.rstrip().splitlines():
+                        if text.strip():
+                            self.sink(f"[{self.root}] {text}")
             proc.wait()
         except BaseException:
             if proc.poll() is None:
                 self._interrupt(proc)
             raise
-        result = RunResult(command, proc.returncode, "".join(out), "".join(err), time.monotonic() - started)
+        finally:
+            if proc.poll() is not None:
+                running.done()
+        result = RunResult(command, proc.returncode, "".join(out), "".join(err), time.monotonic() - started,
+                           tuple(messages))
         if check and result.returncode != 0:
             raise self._failure(args, result)
         return result
@@ -168,12 +306,15 @@ class Terraform:
             proc.wait()
 
     def _failure(self, args: list[str], result: RunResult) -> TerraformError:
-        text = result.stderr + result.stdout
-        message = explain(text, self.root, str(self.workdir))
+        # with -json, Terraform's errors are messages on stdout, not text on stderr
+        errors = "\n".join(words(m) for m in result.messages
+                           if m.get("type") == "diagnostic" and (m.get("diagnostic") or {}).get("severity") == "error")
+        stderr = "\n".join(part for part in (result.stderr, errors) if part.strip())
+        message = explain(stderr + result.stdout, self.root, str(self.workdir))
         if message is None:
-            tail = "\n".join(line for line in result.stderr.strip().splitlines()[-15:])
+            tail = "\n".join(line for line in stderr.strip().splitlines()[-15:])
             message = f"terraform {args[0]} failed in {self.root} (exit code {result.returncode}):\n{tail}"
-        return TerraformError(message, result.args, result.returncode, result.stderr)
+        return TerraformError(message, result.args, result.returncode, stderr)
 
     # -- verbs ---------------------------------------------------------------------
     def version(self) -> str:
@@ -190,13 +331,27 @@ class Terraform:
             raise TerraformError(f"Terraform {text} is too old: the runbook needs {need} or newer because {MIN_VERSION_REASON}.")
         return text
 
-    def init(self) -> RunResult:
-        """``terraform init``, holding the plugin cache's lock if a cache is used (see plugin_cache_lock)."""
+    def init(self, *, backend: bool = True) -> RunResult:
+        """``terraform init``, holding the plugin cache's lock if a cache is used (see plugin_cache_lock).
+
+        Not run again while what it read and wrote is unchanged since it last succeeded here
+        (see initstamp): a changed module source, backend, lock file, mirror or ``.terraform``
+        runs it again.
+
+        ``backend=False`` installs modules and providers only, for ``validate``: no state is read.
+        """
+        args = ["init", "-input=false", "-no-color", "-reconfigure" if backend else "-backend=false"]
+        if initstamp.is_current(self.workdir, self.env, self.binary, args):
+            self.sink(f"[{self.root}] terraform init: already done for these files, modules and settings; not run again")
+            return RunResult([self.binary, f"-chdir={self.workdir}", *args], 0, "", "", 0.0)
+
         def waiting(lock_path: Path) -> None:
             self.sink(f"[{self.root}] waiting for another terraform init to release {lock_path}")
 
         with plugin_cache_lock(plugin_cache_in_use(self.env), on_wait=waiting):
-            return self._run(["init", "-input=false", "-no-color", "-reconfigure"])
+            result = self._run(args)
+        initstamp.record(self.workdir, self.env, self.binary, args)
+        return result
 
     def validate(self) -> dict:
         result = self._run(["validate", "-json", "-no-color"], stream=False, check=False)
@@ -208,16 +363,21 @@ class Terraform:
         return report
 
     def plan(self, *, destroy: bool = False) -> PlanSummary:
-        plan_file = self.workdir / PLAN_FILE
-        if plan_file.exists():
-            plan_file.unlink()
-        args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"]
+        plan_file = plan_path(self.workdir)
+        plan_file.unlink(missing_ok=True)
+        (self.workdir / PLAN_FILE).unlink(missing_ok=True)  # where earlier versions kept it
+        args = ["plan", "-input=false", "-no-color", "-json", f"-out={plan_file}"]
         if destroy:
             args.append("-destroy")
-        self._run(args)
+        planned = self._run(args, json_lines=True)
         if plan_file.exists():
-            plan_file.chmod(0o600)  # a plan embeds prior state, secrets included
-        show = self._run(["show", "-json", "-no-color", PLAN_FILE], stream=False)
+            plan_file.chmod(0o600)  # a plan embeds prior state, secrets included; its folder is 0700 too
+        # The plan's own messages say what it does; only an update's attributes need show -json,
+        # which starts the provider once more to read them back from the saved plan.
+        summary = summary_from_stream(list(planned.messages), root=self.root, workdir=self.workdir, plan_file=plan_file)
+        if summary is not None:
+            return summary
+        show = self._run(["show", "-json", "-no-color", str(plan_file)], stream=False)
         return summarize(json.loads(show.stdout), root=self.root, workdir=self.workdir, plan_file=plan_file)
 
     def apply(self, approved: ApprovedPlan) -> RunResult:
@@ -233,14 +393,19 @@ class Terraform:
         if file_digest(plan_file) != summary.digest:
             raise TerraformError(f"the plan file {plan_file} changed after it was approved; plan again. Nothing was applied.")
         try:
-            return self._run(["apply", "-input=false", "-no-color", "-auto-approve", str(plan_file)])
+            result = self._run(["apply", "-input=false", "-no-color", "-auto-approve", str(plan_file)],
+                               started_hook=lambda proc: _unlink_once_open(proc, plan_file))
         finally:
             if plan_file.exists():
                 plan_file.unlink()  # a plan is applied at most once
+        (self.workdir / IMPORTS_FILE).unlink(missing_ok=True)  # its imports are in the state now
+        return result
 
     def discard_plan(self) -> None:
-        """Delete the saved plan of a plan that will not be applied (it embeds prior state, secrets included)."""
-        (self.workdir / PLAN_FILE).unlink(missing_ok=True)
+        """Delete the saved plan of a plan that will not be applied (it embeds prior state, secrets included),
+        and the import blocks written for it."""
+        plan_path(self.workdir).unlink(missing_ok=True)
+        (self.workdir / IMPORTS_FILE).unlink(missing_ok=True)  # import blocks belong to the plan they were made for
 
     def force_unlock(self, lock_id: str) -> RunResult:
         """Release a state lock left by a run that died (``-force``: the caller already confirmed the ID)."""

@@ -14,7 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from ..parameters.models import App, Org
 from ..render import render_files, render_roots
-from .findings import Finding, Status, passed, summary, table
+from ..terraform.imports import IMPORTS_FILE, is_import_file
+from .findings import Finding, Status, passed, shown, summary, table, to_html
 from .parse import parse_root
 from .static import check_buildspec, check_consistency, check_fmt, check_modules
 
@@ -34,6 +35,16 @@ def terraform_dirs(rendered: Iterable[str]) -> list[str]:
                    if any(fnmatch(PurePosixPath(rel).name, pattern) for pattern in TERRAFORM_CONFIG)})
 
 
+def _runbook_imports(entry: Path) -> bool:
+    """The import blocks the runbook wrote after an interrupted apply (and nothing else in that file)."""
+    if entry.name != IMPORTS_FILE or not entry.is_file() or entry.is_symlink() or entry.stat().st_size > 1_000_000:
+        return False
+    try:
+        return is_import_file(entry.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def check_unrendered(out: Path, rendered: Iterable[str]) -> list[Finding]:
     """A FAIL for each rendered Terraform folder that holds something Terraform reads which the runbook did not render.
 
@@ -49,7 +60,8 @@ def check_unrendered(out: Path, rendered: Iterable[str]) -> list[Finding]:
             continue
         stray = sorted(entry.name for entry in (out / folder).iterdir()
                        if f"{folder}/{entry.name}" not in rendered
-                       and any(fnmatch(entry.name, pattern) for pattern in TERRAFORM_READS))
+                       and any(fnmatch(entry.name, pattern) for pattern in TERRAFORM_READS)
+                       and not _runbook_imports(entry))
         if stray:
             findings.append(Finding("rendered files", folder, Status.FAIL,
                                     f"not rendered by the runbook, but Terraform would read: {', '.join(stray)}; "
@@ -98,4 +110,4 @@ def validate_tree(org: Org, app: App | None, target, out: Path) -> list[Finding]
     return findings
 
 
-__all__ = ["Finding", "Status", "check_unrendered", "passed", "summary", "table", "validate_tree"]
+__all__ = ["Finding", "Status", "check_unrendered", "passed", "shown", "summary", "table", "to_html", "validate_tree"]

@@ -41,3 +41,27 @@ def table(findings: list[Finding], title: str = "Static validation"):
 def summary(findings: list[Finding]) -> str:
     failed = sum(f.status is Status.FAIL for f in findings)
     return f"{len(findings) - failed} passed, {failed} failed"
+
+
+def _html_row(f: Finding) -> list[str]:
+    from .. import htmltable as h
+
+    return [h.status(f.status.value), h.ident(f.check), h.text(f.subject), h.text(f.detail)]
+
+
+def to_html(findings: list[Finding], title: str = "Static validation") -> str:
+    """An HTML table: failures shown, passes folded away when the table is long."""
+    from .. import htmltable as h
+
+    failed = [_html_row(f) for f in findings if f.status is Status.FAIL]
+    passes = [_html_row(f) for f in findings if f.status is Status.PASS]
+    return h.table(f"{h.text(title)}: {h.text(summary(findings))}", ("Status", "Check", "Subject", "Detail"),
+                   failed, passes, "passed")
+
+
+def shown(findings: list[Finding], title: str = "Static validation"):
+    """The findings as Jupyter shows them: the HTML table, with a text form beside it."""
+    from ..htmltable import Shown
+
+    lines = [f"{title}: {summary(findings)}"] + [f"  {f.status.value} {f.check} {f.subject}: {f.detail}" for f in findings]
+    return Shown(to_html(findings, title), "\n".join(lines))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from .. import catalog
@@ -20,6 +20,7 @@ from ..errors import TerraformError
 from ..parameters.models import App, Org
 from ..render import buildspecs
 from ..render.files import split_header
+from ..render.roots import DEPLOY_PROJECT_MODULE, IMAGE_PROJECT_MODULE, MANIFESTS_PROJECT_MODULE
 from ..naming import codebuild_name
 from ..resolved import connection_parameter, resolve
 from ..terraform.binary import find_terraform, terraform_env
@@ -144,9 +145,9 @@ def check_consistency(roots: dict[str, ParsedRoot], org: Org, app: App | None) -
                 _expect(findings, f"{label}: module.{name}", "artifacts_bucket", attrs["artifacts_bucket"], bucket_name)
             if "codestar_connection" in attrs:
                 _expect(findings, f"{label}: module.{name}", "codestar_connection", attrs["codestar_connection"], created_param)
-    image = ci.get("image_project", {})
-    manifests = ci.get("manifests_project", {})
-    deploy = cd.get("deploy_project", {})
+    image = ci.get(IMAGE_PROJECT_MODULE, {})
+    manifests = ci.get(MANIFESTS_PROJECT_MODULE, {})
+    deploy = cd.get(DEPLOY_PROJECT_MODULE, {})
     image_name = codebuild_name(image.get("namespace", []), image.get("name", ""))
     manifests_name = codebuild_name(manifests.get("namespace", []), manifests.get("name", ""))
     deploy_name = codebuild_name(deploy.get("namespace", []), deploy.get("name", ""))
@@ -158,11 +159,30 @@ def check_consistency(roots: dict[str, ParsedRoot], org: Org, app: App | None) -
             for action, deployment in attrs.get("deployments", {}).items():
                 _expect(findings, f"cd/{app.name}: module.{name}", f"deployments.{action}.role_arn",
                         deployment.get("role_arn"), deploy_roles.get(deployment.get("cluster_name")))
-    _expect(findings, f"ci/{app.name}: module.image_project", "buildspec", image.get("buildspec"), buildspecs.IMAGE_BUILDSPEC_PATH)
-    _expect(findings, f"ci/{app.name}: module.manifests_project", "buildspec", manifests.get("buildspec"), buildspecs.MANIFESTS_BUILDSPEC_PATH)
-    _expect(findings, f"cd/{app.name}: module.deploy_project", "cluster_names",
+    _expect(findings, f"ci/{app.name}: module.{IMAGE_PROJECT_MODULE}", "buildspec", image.get("buildspec"), buildspecs.IMAGE_BUILDSPEC_PATH)
+    _expect(findings, f"ci/{app.name}: module.{MANIFESTS_PROJECT_MODULE}", "buildspec", manifests.get("buildspec"), buildspecs.MANIFESTS_BUILDSPEC_PATH)
+    _expect(findings, f"cd/{app.name}: module.{DEPLOY_PROJECT_MODULE}", "cluster_names",
             sorted(deploy.get("cluster_names", [])), resolved.cluster_names)
     return findings
+
+
+# jsonschema checks string formats with rfc3987-syntax when that package is installed (JupyterLab
+# brings it), which compiles 38 grammars when jsonschema is imported: about 1.7 CPU-s in every
+# kernel that validates. The buildspec schema checks no formats, so it is kept out of that import.
+UNUSED_FORMAT_PACKAGE = "rfc3987_syntax"
+
+
+def _schema_validator():
+    """jsonschema's Draft 2020-12 validator class, imported without the format package above."""
+    if "jsonschema" not in sys.modules and UNUSED_FORMAT_PACKAGE not in sys.modules:
+        sys.modules[UNUSED_FORMAT_PACKAGE] = None   # read by the import below as "not installed"
+        try:
+            import jsonschema
+        finally:
+            del sys.modules[UNUSED_FORMAT_PACKAGE]
+    import jsonschema
+
+    return jsonschema.Draft202012Validator
 
 
 def _buildspec_schema() -> dict:
@@ -175,7 +195,7 @@ def check_buildspec(path: Path, label: str) -> list[Finding]:
         spec = yaml.safe_load(body)
     except (OSError, yaml.YAMLError) as exc:
         return [Finding("buildspec schema", label, Status.FAIL, f"cannot be read as YAML: {exc}")]
-    validator = jsonschema.Draft202012Validator(_buildspec_schema())
+    validator = _schema_validator()(_buildspec_schema())
     errors = sorted(validator.iter_errors(spec), key=lambda e: list(e.absolute_path))
     if not errors:
         return [Finding("buildspec schema", label, Status.PASS, "valid buildspec 0.2")]

@@ -1,0 +1,52 @@
+"""The wire side of the sandbox's CodeBuild stand-in operations.
+
+These methods join moto's own ``CodeBuildResponse`` (``emulated.install()`` adds
+them), so they arrive through moto's CodeBuild endpoint and its request parsing.
+"""
+
+from __future__ import annotations
+
+from moto.core.responses import ActionResult
+
+from .models import CodeBuildEmulatedBackend, codebuild_emulated_backends
+
+
+class CodeBuildEmulatedResponses:
+    """Operations moto's CodeBuildResponse lacks; each becomes a method of it."""
+
+    @property
+    def emulated_backend(self) -> CodeBuildEmulatedBackend:
+        return codebuild_emulated_backends[self.current_account][self.region]
+
+    def import_source_credentials(self) -> ActionResult:
+        credential = self.emulated_backend.import_source_credentials(
+            self._get_param("token"), self._get_param("serverType"), self._get_param("authType"),
+            self._get_param("username"), self._get_param("shouldOverwrite"))
+        return ActionResult({"arn": credential.arn})
+
+    def list_source_credentials(self) -> ActionResult:
+        infos = [c.describe() for c in self.emulated_backend.list_source_credentials()]
+        return ActionResult({"sourceCredentialsInfos": infos})
+
+    def delete_source_credentials(self) -> ActionResult:
+        return ActionResult({"arn": self.emulated_backend.delete_source_credentials(self._get_param("arn"))})
+
+    def create_webhook(self) -> ActionResult:
+        webhook = self.emulated_backend.create_webhook(
+            self._get_param("projectName"), self._get_param("branchFilter"), self._get_param("filterGroups"),
+            self._get_param("buildType"))
+        return ActionResult({"webhook": webhook})
+
+    def update_webhook(self) -> ActionResult:
+        webhook = self.emulated_backend.update_webhook(
+            self._get_param("projectName"), self._get_param("branchFilter"), self._get_param("filterGroups"),
+            self._get_param("buildType"), self._get_param("rotateSecret"))
+        return ActionResult({"webhook": webhook})
+
+    def delete_webhook(self) -> ActionResult:
+        self.emulated_backend.delete_webhook(self._get_param("projectName"))
+        return ActionResult({})
+
+
+OPERATIONS = ("import_source_credentials", "list_source_credentials", "delete_source_credentials",
+              "create_webhook", "update_webhook", "delete_webhook")

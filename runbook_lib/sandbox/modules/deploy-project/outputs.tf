@@ -1,1 +1,0 @@
-# Upstream declares no outputs for this module, so neither does the sandbox.
