@@ -46,6 +46,8 @@ TARGETS = tuple(t.value for t in Target)
 STOP_FILE_ENV = "RUNBOOK_STOP_FILE"
 # Resources one root may import after an interrupted apply, in all rounds together.
 MAX_IMPORTS = 100
+# How a root's reason starts when its apply imported resources it met already in AWS
+IMPORTED_REASON = "imported"
 # The root every application's CI and CD roots read (bucket, connection parameter); they do not
 # read each other, so once it is applied they are planned side by side (see _Ahead).
 COMMON_ROOT = "cicd-common"
@@ -430,7 +432,7 @@ class Engine:
         attempt.imported += [x.address for x in found]
         self.sink(f"[{attempt.root.name}] {len(found)} resource(s) already exist in AWS but not in the state of "
                   f"{attempt.root.name}: an earlier apply was stopped after AWS created them and before Terraform "
-                  f"recorded them. Importing them instead of creating them again, with these blocks in {path}:")
+                  f"recorded them, or the AWS SDK retried a create whose answer it lost. Importing them instead of creating them again, with these blocks in {path}:")
         for line in text.splitlines():
             if line and not line.startswith("#"):
                 self.sink(f"[{attempt.root.name}]   {line}")
@@ -460,7 +462,8 @@ class Engine:
             return self._plan_and_apply(attempt, tf, destroy=False)
         attempt.step = "output"
         outputs = {} if destroy else tf.output()
-        reason = (f"imported {len(attempt.imported)} resource(s) an interrupted apply had left outside the state: "
+        reason = (f"{IMPORTED_REASON} {len(attempt.imported)} resource(s) that existed in AWS but not in the state "
+                  f"(left by an interrupted apply, or created by a call the AWS SDK retried): "
                   f"{', '.join(attempt.imported)}") if attempt.imported else ""
         return attempt.result(Outcome.DESTROYED if destroy else Outcome.APPLIED, reason, outputs=outputs)
 
