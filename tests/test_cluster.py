@@ -221,9 +221,10 @@ def _recovered_roots(run_dir: Path) -> set[tuple[str, str]]:
 
 
 def _server_errors(tmp_path: Path) -> list[str]:
-    """The emulator log lines of both runs that answered with a 5xx."""
+    """The emulator log lines of both runs with a 5xx answer, a call sent again or an answer not delivered."""
     return [line.strip() for log in tmp_path.glob("sandbox-*/emulator.log")
-            for line in log.read_text(errors="replace").splitlines() if re.search(r'" 5\d\d ', line)]
+            for line in log.read_text(errors="replace").splitlines()
+            if re.search(r'" 5\d\d |\^ sent again|\^ connection lost', line)]
 
 
 def _comparable(run_dir: Path, recovered: set[tuple[str, str]] = frozenset()) -> tuple[dict, str]:

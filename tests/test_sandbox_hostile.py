@@ -274,3 +274,34 @@ def test_aws_profile_and_files_of_the_user_are_ignored(tmp_path, monkeypatch, or
         _aws_checks_pass(org, running.url)
     finally:
         server.stop(directory)
+
+
+def _get_with(url: str, headers: dict[str, str]) -> None:
+    import urllib.request
+
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with direct.open(urllib.request.Request(f"{url}/moto-api/", headers=headers), timeout=10) as answer:
+        assert answer.status == 200
+
+
+def _log_after(running, headers: dict[str, str]) -> str:
+    """What the emulator logged for one request with ``headers`` (its lines after the request line)."""
+    log = open(running.log, errors="replace")
+    log.seek(0, os.SEEK_END)
+    _get_with(running.url, headers)
+    time.sleep(0.5)   # the server writes its log line after the answer
+    return log.read()
+
+
+def test_the_emulator_log_names_a_call_the_client_sent_again(plain_sandbox):
+    again = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=2; max=25", "amz-sdk-invocation-id": "call-7"})
+    assert "^ sent again by the client: attempt=2; max=25 (call call-7)" in again
+    first = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=1; max=25", "amz-sdk-invocation-id": "call-8"})
+    assert "GET /moto-api/" in first and "sent again" not in first
+
+
+def test_a_huge_retry_header_is_logged_cut_short(plain_sandbox):
+    """Hostile: a client's header of 4,000 characters does not flood the emulator's log."""
+    logged = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=3; " + "x" * 4000, "amz-sdk-invocation-id": "y" * 4000})
+    [line] = [line for line in logged.splitlines() if "sent again" in line]
+    assert len(line) < 300 and "x" * 69 in line and "x" * 81 not in line
