@@ -432,7 +432,8 @@ class Engine:
         attempt.imported += [x.address for x in found]
         self.sink(f"[{attempt.root.name}] {len(found)} resource(s) already exist in AWS but not in the state of "
                   f"{attempt.root.name}: an earlier apply was stopped after AWS created them and before Terraform "
-                  f"recorded them, or the AWS SDK retried a create whose answer it lost. Importing them instead of creating them again, with these blocks in {path}:")
+                  f"recorded them, or the AWS SDK retried a create whose answer it lost. Importing them instead of "
+                  f"creating them again, with these blocks in {path}:")
         for line in text.splitlines():
             if line and not line.startswith("#"):
                 self.sink(f"[{attempt.root.name}]   {line}")

@@ -209,8 +209,8 @@ def test_jobs_n_bounds_how_many_jobs_run_at_once_on_the_cluster(tmp_path, cluste
 def _recovered_roots(run_dir: Path) -> set[tuple[str, str]]:
     """(job, root) pairs whose apply met a resource it had just created and imported it.
 
-    The AWS SDK retries a create whose answer it did not get (a 5xx or a dropped
-    connection); the retry then finds the resource, and the runbook imports it. That
+    The AWS SDK retries a create whose answer it lost; the retry then finds the
+    resource, and the runbook imports it (seen in CI on fresh sandboxes). That
     is the runbook recovering as designed, in whichever run the emulator hiccupped;
     it is not something the executor decides, so such a root's plan headline and
     reason are left out of the comparison (its outcome, outputs and checks are not).
