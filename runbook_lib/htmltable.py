@@ -1,8 +1,8 @@
 """HTML tables a person reads in a notebook, a rendered notebook page or the batch report.
 
 One look everywhere: status cells in colour, text that wraps inside its column (the
-table fits its window instead of scrolling sideways), ids and links that never break
-in the middle, and long tables summarised, the rows that need attention shown and
+table fits its window instead of scrolling sideways), ids, links and account numbers
+that never break in the middle, and long tables summarised, the rows that need attention shown and
 the rest collapsible. Only tags and inline styles that JupyterLab keeps in an
 untrusted notebook are used, so stored outputs look the same before and after a run.
 Callers pass cells already escaped; :func:`text`, :func:`ident` and :func:`link` build them.
@@ -36,12 +36,20 @@ _CAPTION = "caption-side:top;text-align:left;font-weight:bold;padding:2px 0"
 # so the browser wraps it at ':' or '/' rather than inside an account number or a name.
 _LONG_TOKEN = 20
 _SEPARATED = re.compile(r"(?<=[:/,=])")
+# A run of this many digits or more (an account number, a numeric id) never breaks, however narrow its
+# column: JupyterLab's text font squeezes a column to its floor, where "(111111111111)" would split.
+_NUMBER = re.compile(r"\d{6,}")
+_WHOLE = '<span style="white-space:nowrap">{}</span>'
+
+
+def _escaped(piece: str) -> str:
+    return _NUMBER.sub(lambda m: _WHOLE.format(m.group()), html.escape(piece))
 
 
 def _breakable(token: str) -> str:
     if len(token) < _LONG_TOKEN:
-        return html.escape(token)
-    return "<wbr>".join(html.escape(piece) for piece in _SEPARATED.split(token))
+        return _escaped(token)
+    return "<wbr>".join(_escaped(piece) for piece in _SEPARATED.split(token))
 
 
 def text(value: object) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, needs_terraform
+from .test_html_wrapping import LINES_OF
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox, pytest.mark.terraform, pytest.mark.xdist_group("browser"),
               needs_terraform()]
@@ -215,6 +216,8 @@ def test_01_plan_and_checks_are_html_tables(page, lab):
     # ids whole: every id cell is one line
     heights = checks.locator("code").evaluate_all("els => els.map(e => e.getClientRects().length)")
     assert heights and set(heights) == {1}
+    # account numbers whole, in the Resource column JupyterLab squeezes to its floor
+    assert checks.evaluate(LINES_OF, [OPS]) == {OPS: 1}
     assert page.locator("img[alt^='What the runbook builds']").first.evaluate("i => i.naturalWidth > 0")
     plan.scroll_into_view_if_needed()
     _shot(page.locator(".jp-Cell", has=plan), "01-plan-table")
