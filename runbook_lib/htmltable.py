@@ -2,8 +2,8 @@
 
 One look everywhere: status cells in colour, text that wraps inside its column (the
 table fits its window instead of scrolling sideways), ids, links and account numbers
-that never break in the middle, and long tables summarised, the rows that need attention shown and
-the rest collapsible. Only tags and inline styles that JupyterLab keeps in an
+that never break in the middle, and long tables summarised, the rows that need
+attention shown and the rest collapsible. Only tags and inline styles that JupyterLab keeps in an
 untrusted notebook are used, so stored outputs look the same before and after a run.
 Callers pass cells already escaped; :func:`text`, :func:`ident` and :func:`link` build them.
 """
