@@ -103,9 +103,10 @@ def test_kill_9_during_a_cd_apply_then_the_next_run_imports_what_it_left(tmp_pat
         del lines[:]
         locked = engine.run_root(ROOT_NAME)
         assert locked.outcome is Outcome.FAILED and "runbook unlock cd/worker" in locked.reason, locked.reason
-        if orphans:   # the provider the killed Terraform left was ended by that first command
-            assert any("left running by an earlier run that was killed" in line for line in lines), lines
-            assert not [p for p in orphans if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        # no provider the killed Terraform left outlives that first command: it ended them (and said so), or
+        # they had ended on their own before it ran (seen in CI under load; the message itself is proven with
+        # real processes in tests/test_terraform_runner.py)
+        assert not [p for p in orphans if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], lines
         engine.unlock(ROOT_NAME, re.search(r"lock ID ([0-9a-f-]{36})", locked.reason).group(1))
 
         # then apply: "already exists", import blocks written and shown, a plan that imports, the gate, applied
