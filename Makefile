@@ -2,7 +2,8 @@
 #   make demo   runs the runbook on the example parameters
 #   make test   runs the test suite, notebooks included
 #   make lab    opens the notebooks in JupyterLab, with the sandbox started and seeded (Ctrl-C stops both)
-# And for developers: make test-fast runs everything but the slow tests (no Terraform, no sandbox).
+# And for developers: make test-fast runs everything but the slow tests (no Terraform, sandbox, kernel,
+# JupyterLab, browser or Dask; under a minute).
 # Both create .venv and install the package with its dev extras on first use.
 
 PYTHON ?= python3
@@ -52,11 +53,12 @@ test: modules
 	  echo "make test: Chromium is not installed, so the browser tests (tests/test_browser.py) are SKIPPED; apt-get install -y chromium runs them."
 	-RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/runbook sandbox stop > /dev/null
 	rm -rf $(TEST_SANDBOX) build/notebooks
-	RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadgroup --durations=20 notebooks tests; \
+	RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/python -m pytest $(NBVAL) -n 2 --dist loadgroup --durations=25 notebooks tests; \
 	status=$$?; RUNBOOK_SANDBOX_DIR=$(TEST_SANDBOX) $(BIN)/runbook sandbox stop > /dev/null; exit $$status
 
+# No Terraform, sandbox, kernel, JupyterLab, browser or Dask: a test that starts one is slow (tests/tiers.py).
 test-fast: modules
-	$(BIN)/python -m pytest -m "not slow" tests
+	$(BIN)/python -m pytest -m "not slow" -n 2 tests
 
 clean:
 	rm -rf build runs .pytest_cache

@@ -1,17 +1,39 @@
-"""Test-wide markers for everything pytest collects here: tests/ and, under nbval, notebooks/."""
+"""Test-wide rules for everything pytest collects here: tests/ and, under nbval, notebooks/.
+
+- The tiers (tests/tiers.py): what is slow is marked by what starts it; a fast test that
+  starts Terraform, the sandbox, a kernel, JupyterLab, a browser or Dask fails at once.
+- Under CI a test skipped for a missing tool fails.
+- An emulator's log that shows a call sent again, an answer lost or a request that
+  failed inside moto fails the run (``pytest_sessionfinish``).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests import tiers
+
 ROOT = Path(__file__).resolve().parent
+SLOW_MARKERS = ("sandbox", "terraform", "kernel", "browser", "dask", "jupyterlab")
+_current: list[pytest.Item] = []
+
+
+OUTER_SESSION_ENV = "RUNBOOK_TEST_OUTER_SESSION"
+
+
+def pytest_configure(config):
+    tiers.guard_processes(lambda: _current[-1] if _current else None)
+    if not hasattr(config, "workerinput"):
+        config.nested = bool(os.environ.get(OUTER_SESSION_ENV))   # a pytest run by a test of this suite
+        os.environ[OUTER_SESSION_ENV] = "1"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Slow: whatever starts the sandbox or Terraform, and the runbook notebooks under nbval.
+    """Slow: whatever starts the sandbox, Terraform and the like, and the runbook notebooks under nbval.
 
     The suite's chain (the notebooks under nbval, then every test built on ``suite_sandbox``)
     is one xdist group: with ``-n 2 --dist loadgroup`` it runs in order on one worker while
@@ -22,9 +44,67 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         path = Path(item.path)
         runbook_notebook = path.parent == ROOT / "notebooks"
-        if item.get_closest_marker("sandbox") or item.get_closest_marker("terraform") or runbook_notebook:
+        if runbook_notebook or any(item.get_closest_marker(name) for name in SLOW_MARKERS) \
+                or tiers.heavy_fixtures(item) or path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
         if runbook_notebook or "suite_sandbox" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("suite"))
         elif path.suffix == ".ipynb":
             item.add_marker(pytest.mark.xdist_group(f"notebook-{path.relative_to(ROOT)}"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _current.append(item)
+    try:
+        yield
+    finally:
+        _current.pop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and tiers.under_ci() and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if tiers.MISSING_PREFIX in reason:
+            report.outcome = "failed"
+            report.longrepr = f"{item.nodeid}: skipped under CI, which must run it: {reason}"
+
+
+def _emulator_logs(session) -> list[Path]:
+    roots = []
+    basetemp = getattr(session.config, "_tmp_path_factory", None)
+    if basetemp is not None:
+        try:
+            roots.append(basetemp.getbasetemp())
+        except (OSError, ValueError):
+            pass
+    if os.environ.get("RUNBOOK_SANDBOX_DIR"):
+        roots.append(Path(os.environ["RUNBOOK_SANDBOX_DIR"]))
+    return [log for root in roots if root.is_dir() for log in root.rglob("emulator.log")
+            if not (log.parent / tiers.DELIBERATE_FAULTS).exists()]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when an emulator's log shows a call sent again, an answer lost, or a request that crashed moto.
+
+    On xdist's controller this sees every worker's sandboxes (they live under its base temp folder).
+    """
+    if hasattr(session.config, "workerinput") or getattr(session.config, "nested", False):
+        return
+    from runbook_lib.sandbox.serve import DROPPED_MARK, FAILED_MARK, RESENT_MARK
+
+    found = []
+    for log in _emulator_logs(session):
+        for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
+            if any(mark in line for mark in (RESENT_MARK, DROPPED_MARK, FAILED_MARK)):
+                found.append(f"{log}:{number}: {line.strip()}")
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (f"{len(found)} line(s) in the test sandboxes' emulator logs show a call sent again, an answer "
+                   "lost or a request moto failed on:\n  " + "\n  ".join(found[:20]))
+        if reporter:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import os
 import shutil
@@ -10,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.parameters import load_app, load_org
+
+from .tiers import missing, starts
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = ROOT / "parameters"
@@ -42,11 +46,35 @@ def apps(org):
     return {path.stem: load_app(path, org, ORG_FILE) for path in APP_FILES}
 
 
-def needs_terraform():
-    return pytest.mark.skipif(shutil.which("terraform") is None, reason="the Terraform CLI is not on PATH")
+CHROMIUM = os.environ.get("RUNBOOK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
+@starts("a browser")
+def chromium_path():
+    """Debian's Chromium, for Playwright (which cannot download its own browsers here)."""
+    if not CHROMIUM:
+        missing("Chromium is not installed (apt-get install -y chromium, or set RUNBOOK_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("Playwright is not installed (pip install -e '.[dev]')")
+    return CHROMIUM
+
+
+def needs_terraform():
+    """The ``terraform`` marker: the test runs the Terraform CLI (so it is slow, and skipped, or failed under CI, without it)."""
+    return pytest.mark.terraform
+
+
+@pytest.fixture(autouse=True)
+def _terraform_on_path(request):
+    if request.node.get_closest_marker("terraform") and shutil.which("terraform") is None:
+        missing("the Terraform CLI is not on PATH")
+
+
+@pytest.fixture(scope="session")
+@starts("the sandbox")
 def suite_sandbox(tmp_path_factory):
     """The one sandbox the notebook suite runs in, and everything that builds on what it applied.
 
@@ -91,6 +119,7 @@ class _Watched(io.StringIO):
 
 
 @pytest.fixture(scope="session")
+@starts("Terraform, kernels and the sandbox (a batch run)")
 def batch_run(suite_sandbox, suite_aws, tmp_path_factory):
     """``runbook run --jobs 2`` over both examples, in the suite's sandbox.
 
@@ -118,3 +147,87 @@ def batch_run(suite_sandbox, suite_aws, tmp_path_factory):
         cli.console = saved
     [run_dir] = list(out.iterdir())
     return code, watched.getvalue().splitlines(), run_dir, deleted
+
+
+# -- the applied sandbox, built once per run and restored wherever a test needs one -------------------
+# After the common root; after all but worker's CD root; after both example apps and the handshake.
+GOLDEN_SNAPSHOTS = ("common", "before-cd-worker", "applied")
+
+
+@contextlib.contextmanager
+def _sandbox_dir_env(directory: Path):
+    from runbook_lib.sandbox import server
+
+    saved = os.environ.get(server.SANDBOX_DIR_ENV)
+    os.environ[server.SANDBOX_DIR_ENV] = str(directory)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(server.SANDBOX_DIR_ENV, None)
+        else:
+            os.environ[server.SANDBOX_DIR_ENV] = saved
+
+
+def _build_golden(folder: Path, org, apps) -> None:
+    """Apply the roots from nothing, saving GOLDEN_SNAPSHOTS on the way (the handshake is completed last)."""
+    from runbook_lib.engine import Engine, Settings
+    from runbook_lib.results import DONE
+    from runbook_lib.sandbox import server
+
+    directory, out = folder / "sandbox", folder / "out"
+    server.start(directory=directory)
+    try:
+        with _sandbox_dir_env(directory):
+            def engine(app=None):
+                return Engine(Settings(org, app, target="sandbox", out=out, auto_approve=True), sink=lambda _l: None)
+
+            shared = engine()
+            shared.prepare()
+            common = shared.run_root("cicd-common")
+            assert common.outcome in DONE, common.reason
+            server.save_snapshot("common", directory)
+            results = engine(apps["web"]).apply_all()
+            assert all(r.outcome in DONE for r in results), [(r.root, r.reason) for r in results]
+            worker = engine(apps["worker"])
+            worker.prepare()
+            for root in ("ci/worker", "cd/worker"):
+                if root == "cd/worker":
+                    server.save_snapshot("before-cd-worker", directory)
+                result = worker.run_root(root)
+                assert result.outcome in DONE, (root, result.reason)
+            engine(apps["web"]).complete_handshake()
+            server.save_snapshot("applied", directory)
+    finally:
+        server.stop(directory)
+
+
+@pytest.fixture(scope="session")
+@starts("Terraform and the sandbox (the applied snapshots, built once per run)")
+def golden(tmp_path_factory, org, apps, worker_id) -> Path:
+    """The folder of the snapshots in GOLDEN_SNAPSHOTS: the example apps applied from nothing, once per run.
+
+    Under xdist, the first worker that needs them builds them while the others wait on a lock.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if worker_id != "master" else base) / "golden"
+    shared.mkdir(exist_ok=True)
+    snapshots = shared / "sandbox" / "snapshots"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "built").exists():
+            _build_golden(shared, org, apps)
+            (shared / "built").write_text("ok")
+    return snapshots
+
+
+def restore_golden(golden: Path, name: str, directory: Path):
+    """Start a sandbox in ``directory`` holding the golden snapshot ``name`` (the emulator's whole state)."""
+    from runbook_lib.sandbox import server
+
+    running = server.start(directory=directory)
+    target = server.snapshot_file(name, directory)
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    shutil.copy(golden / target.name, target)
+    server.load_snapshot(name, directory)
+    return running

@@ -31,6 +31,7 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from rich.console import Console
 
+from .tiers import missing
 from runbook_lib import cli
 from runbook_lib.checks import Context, Status, run_checks, table, to_html, to_json
 from runbook_lib.checks import links
@@ -367,7 +368,7 @@ def test_preflight_without_app_checks_every_declared_cluster(seeded):
 @needs_terraform()
 def test_preflight_terraform_passes_with_the_mirror(tmp_path, monkeypatch):
     if not os.path.isdir("/opt/tf-plugins"):
-        pytest.skip("no provider mirror on this machine")
+        missing("no provider mirror on this machine")
     monkeypatch.setenv(MIRROR_ENV, "/opt/tf-plugins")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.delenv("RUNBOOK_TERRAFORM", raising=False)
@@ -1081,7 +1082,7 @@ def test_preflight_finds_each_pinned_commit_in_the_module_mirror(org, monkeypatc
 
     mirror = os.environ.get("RUNBOOK_TF_MODULE_MIRROR")
     if not mirror:
-        pytest.skip("no module mirror beside this checkout")
+        missing("no module mirror beside this checkout")
     results = {r.id: r for r in check_module_sources(Context(org, None, None))}
     assert set(results) == {"pre.module-source.terraform-codestar-setup", "pre.module-source.terraform-eks-cicd"}
     for found in results.values():

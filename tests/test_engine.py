@@ -262,3 +262,13 @@ def _without(tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"without-{name}.ipynb"
     nbformat.write(source, path)
     return path
+
+
+@pytest.mark.parametrize("status", ["failed", "timeout", "interrupted"])
+def test_a_notebook_that_failed_timed_out_or_was_interrupted_makes_its_job_unhealthy(status):
+    """Whatever its record says, a job one of whose notebooks did not end ``ok`` is unhealthy, and says which."""
+    job = _job("web", _record(), status=status)
+    assert not job.healthy
+    assert job.problems() == [f"04-verify-and-operate: {status}"]
+    assert summary([job])["healthy"] is False
+    assert _job("web", _record()).healthy   # the same job with the notebook ok is healthy

@@ -6,15 +6,11 @@ numbers of an ARN, and each word of the role name, stay on one line whatever the
 
 from __future__ import annotations
 
-import os
-import shutil
 
-import pytest
 
 from runbook_lib import htmltable as h
 from runbook_lib.checks.result import CheckResult, Status, to_html
 
-CHROMIUM = os.environ.get("RUNBOOK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARN = "arn:aws:iam::222222222222:role/acme-staging-deployment-role"
 
 
@@ -51,8 +47,7 @@ def _pieces_on_one_line(page, pieces: list[str]) -> dict[str, int]:
     return page.evaluate(f"pieces => ({LINES_OF})(document.body, pieces)", pieces)
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (apt-get install -y chromium, or set RUNBOOK_CHROMIUM)")
-def test_an_arn_in_a_check_table_never_wraps_inside_an_account_number_or_a_word():
+def test_an_arn_in_a_check_table_never_wraps_inside_an_account_number_or_a_word(chromium_path):
     from playwright.sync_api import sync_playwright
 
     result = CheckResult("cd.deploy-role.trust", Status.FAIL, f"role {ARN}", ARN,
@@ -60,7 +55,7 @@ def test_an_arn_in_a_check_table_never_wraps_inside_an_account_number_or_a_word(
     table = to_html([result], "Checks")
     pieces = ["222222222222", "111111111111", "deployment"]   # a name may wrap at its hyphens, not inside a word
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             page.set_content(f"<html><body style='font-family:sans-serif;font-size:14px'>{table}</body></html>")
@@ -81,8 +76,7 @@ def test_an_arn_in_a_check_table_never_wraps_inside_an_account_number_or_a_word(
 JUPYTERLAB_TEXT = "font-family:system-ui,-apple-system,'Segoe UI',helvetica,arial,sans-serif;font-size:13px"
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (apt-get install -y chromium, or set RUNBOOK_CHROMIUM)")
-def test_a_short_account_number_stays_whole_in_a_column_squeezed_to_its_floor():
+def test_a_short_account_number_stays_whole_in_a_column_squeezed_to_its_floor(chromium_path):
     """As in JupyterLab: its font, a standards-mode page, and a check table whose ids take the width."""
     from playwright.sync_api import sync_playwright
 
@@ -93,7 +87,7 @@ def test_a_short_account_number_stays_whole_in_a_column_squeezed_to_its_floor():
                            "Complete the GitHub handshake: AWS console > Developer Tools > Settings > Connections.")]
     table = to_html(results, "postflight common")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 800, "height": 800})
             page.set_content(f"<!DOCTYPE html><html><body style=\"{JUPYTERLAB_TEXT}\">{table}</body></html>")

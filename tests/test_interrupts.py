@@ -24,7 +24,7 @@ import pytest
 
 from runbook_lib.engine import STOP_FILE_ENV
 
-from .conftest import ROOT, needs_terraform
+from .conftest import ROOT, needs_terraform, restore_golden
 from .test_secrets import _files_holding
 
 pytestmark = [needs_terraform(), pytest.mark.sandbox, pytest.mark.slow]
@@ -80,7 +80,9 @@ def test_ctrl_c_while_starting_stops_the_sandbox_it_started_and_keeps_the_partia
     env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(tmp_path / "sandbox"), RUNBOOK_PROJECT_ROOT=str(ROOT))
     proc, lines = _start_run(["--apps", "parameters/apps/web.yaml", "--out", str(tmp_path / "runs")], env)
     _wait_for(lambda: any("[common] started" in line for line in lines), 120, "the common job to start")
-    time.sleep(2)   # the first notebook's kernel is starting or running
+    _wait_for(lambda: any("run folder" in line for line in lines)
+              and any("ipykernel" in p for p in _processes_of(_partial(lines) / ".stop")), 120,
+              "the first notebook's kernel")
     os.killpg(proc.pid, signal.SIGINT)   # what Ctrl-C in a terminal does
     assert proc.wait(timeout=120) == 130, "\n".join(lines)   # nothing was changed yet
     partial = _partial(lines)
@@ -125,7 +127,7 @@ def _assert_nothing_left(aws, org) -> None:
     assert params == [org.github_token_parameter]
 
 
-def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path, org, apps, monkeypatch):
+def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path, golden, org, apps, monkeypatch):
     """Then the lifecycle's last steps, on what the stop left: re-run and converge, destroy, nothing left."""
     from runbook_lib.engine import Engine, Settings
     from runbook_lib.results import Outcome
@@ -134,7 +136,7 @@ def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path
 
     sandbox_dir = tmp_path / "sandbox"
     env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(sandbox_dir), RUNBOOK_PROJECT_ROOT=str(ROOT))
-    running = server.start(directory=sandbox_dir)   # kept by the test, so its state can be read afterwards
+    running = restore_golden(golden, "common", sandbox_dir)   # the common root applied; kept to read its state later
     temp_dir = Path(tempfile.gettempdir())
     temp_before = set(temp_dir.iterdir())
     try:
@@ -142,11 +144,12 @@ def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path
         runs = tmp_path / "runs"
         _wait_for(lambda: _terraform_applying("/work/web/", runs) or _terraform_applying("/work/worker/", runs), 600,
                   "an application's terraform apply")
-        time.sleep(1)
-        os.killpg(proc.pid, signal.SIGINT)
+        ecr = SandboxSessions(running.url, org.region, org.terraform_role_name).client("ecr", "111111111111")
+        _wait_for(lambda: ecr.describe_repositories()["repositories"], 600, "the apply's first ECR repository")
+        os.killpg(proc.pid, signal.SIGINT)   # in the middle of the apply: it has created something
         code = proc.wait(timeout=180)
         output = "\n".join(lines)
-        assert code == 3, output   # the common root was applied before the stop
+        assert code == 3, output   # an application's apply had begun changing things
         assert "SIGINT: stopping" in output and "changes were made for" in output
         partial = _partial(lines)
         assert _processes_of(partial / ".stop") == [], "left behind"

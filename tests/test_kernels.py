@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 
 import nbformat
 import pytest
 
 from runbook_lib.batch import kernels
 from runbook_lib.batch.kernels import KernelStartFailed, NotebookTimeout, run_notebook
+
+pytestmark = pytest.mark.kernel
 
 
 def _notebook(path, *cells: str):
@@ -80,10 +81,9 @@ def test_a_cell_that_fails_with_the_same_words_is_not_run_again(tmp_path):
 
 def test_a_notebook_past_its_wall_limit_is_interrupted_and_reported(tmp_path):
     source = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(120)")
-    started = time.monotonic()
+    # the runbook's own limit, not papermill's cell timeout (68 s), ended it: its message, and the cell's interrupt
     with pytest.raises(NotebookTimeout, match="ran longer than its limit of 8 s and was interrupted"):
         run_notebook(source, tmp_path / "out.ipynb", {}, str(tmp_path), timeout=8)   # past a slow kernel start
-    assert time.monotonic() - started < 60   # SIGINT stopped the cell; papermill's own cell timeout is 68 s
     executed = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
     [cell] = [c for c in executed.cells if c.cell_type == "code"]
     assert "KeyboardInterrupt" in str(cell.outputs)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from .tiers import missing
 from runbook_lib import catalog
 from runbook_lib.errors import TerraformError
 from runbook_lib.render import render_files, write_files
@@ -43,7 +44,7 @@ ENDPOINT_OF = {
 def mirror_or_skip() -> Path:
     path = os.environ.get(MODULE_MIRROR_ENV)
     if not path:
-        pytest.skip(f"{MODULE_MIRROR_ENV} is not set (no module mirror beside this checkout)")
+        missing(f"{MODULE_MIRROR_ENV} is not set (no module mirror beside this checkout)")
     return Path(path)
 
 
@@ -227,7 +228,7 @@ def _modules(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 def test_a_mirror_built_from_a_copy_without_refs_is_one_git_reads(tmp_path):
     if not SHARED.is_dir():
-        pytest.skip("no module mirror beside this checkout to copy from")
+        missing("no module mirror beside this checkout to copy from")
     source = tmp_path / "copy"
     for repository in ("terraform-eks-cicd", "terraform-codestar-setup"):   # as some copies leave a bare repo:
         copy = source / "thoughtbot" / f"{repository}.git"                  # no refs/, all in packed-refs

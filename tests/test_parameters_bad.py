@@ -365,3 +365,13 @@ def test_render_error_with_closing_tag_value_exits_2(tmp_path, capsys):
     assert code == 2
     assert "stages[0].branch = 'fix/[/x]' is not a valid git branch name" in captured.err
     assert not out.exists()
+
+
+def test_an_ecr_repository_name_leaves_room_for_the_base_image_mirror_suffix():
+    """ECR names are at most 256 characters; the module adds '-base' for the base image's mirror repository."""
+    from runbook_lib import naming
+
+    longest = "a" * (256 - len(naming.ECR_BASE_MIRROR_SUFFIX))
+    assert naming.ECR_REPOSITORY.check(longest) is None
+    assert naming.ECR_REPOSITORY.check(longest + "a") is not None   # its mirror would be 257 characters
+    assert naming.ECR_REPOSITORY.check("a") is not None   # and at least 2

@@ -14,10 +14,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import psutil
 import pytest
+
+from .tiers import DELIBERATE_FAULTS, starts
 
 from runbook_lib.checks import run_checks
 from runbook_lib.checks.result import Status
@@ -158,8 +159,10 @@ def test_terraform_never_proxies_the_sandbox_and_reads_no_aws_files(monkeypatch)
 
 
 @pytest.fixture(scope="module")
+@starts("the sandbox")
 def plain_sandbox(tmp_path_factory):
     directory = tmp_path_factory.mktemp("plain-sandbox")
+    (directory / DELIBERATE_FAULTS).write_text("this module's tests send calls marked as sent again, on purpose\n")
     running = server.start(directory=directory)
     yield running
     server.stop(directory)
@@ -172,8 +175,8 @@ def test_stop_kills_nothing_when_the_file_names_an_unrelated_process(tmp_path):
         assert server.status(tmp_path) is None
         with pytest.raises(SandboxError, match=f"was stale: pid {sleeper.pid} is not the sandbox server on port 5000"):
             server.stop(tmp_path)
-        time.sleep(0.3)
-        assert sleeper.poll() is None, "stop signalled a process that is not the sandbox"
+        with pytest.raises(subprocess.TimeoutExpired):   # a bounded wait for what must not happen: its end
+            sleeper.wait(timeout=0.3)
         assert not (tmp_path / "sandbox.json").exists()
     finally:
         sleeper.kill()
@@ -281,6 +284,7 @@ def _get_with(url: str, headers: dict[str, str]) -> None:
 
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with direct.open(urllib.request.Request(f"{url}/moto-api/", headers=headers), timeout=10) as answer:
+        answer.read()   # the whole answer: the server logged the request before it wrote the body
         assert answer.status == 200
 
 
@@ -289,13 +293,12 @@ def _log_after(running, headers: dict[str, str]) -> str:
     log = open(running.log, errors="replace")
     log.seek(0, os.SEEK_END)
     _get_with(running.url, headers)
-    time.sleep(0.5)   # the server writes its log line after the answer
     return log.read()
 
 
 def test_the_emulator_log_names_a_call_the_client_sent_again(plain_sandbox):
     again = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=2; max=25", "amz-sdk-invocation-id": "call-7"})
-    assert "^ sent again by the client: attempt=2; max=25 (call call-7)" in again
+    assert "^ sent again by the client: attempt=2; max=25 (call call-7, ? GET /moto-api/)" in again
     first = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=1; max=25", "amz-sdk-invocation-id": "call-8"})
     assert "GET /moto-api/" in first and "sent again" not in first
 

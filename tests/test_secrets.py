@@ -22,7 +22,7 @@ from runbook_lib.sandbox import server
 from runbook_lib.sandbox.seed import sessions_for
 from runbook_lib.terraform.runner import plan_path
 
-from .conftest import OPS_ACCOUNT, needs_terraform
+from .conftest import OPS_ACCOUNT, needs_terraform, restore_golden
 
 pytestmark = [needs_terraform(), pytest.mark.sandbox, pytest.mark.terraform]
 
@@ -60,10 +60,11 @@ def _files_holding(secret: str, places: list[Path]) -> list[Path]:
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
+def sandbox(tmp_path, monkeypatch, golden):
+    """The common root applied (the run's snapshot), in a sandbox of this test's own."""
     directory = tmp_path / "sandbox"
     monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(directory))
-    running = server.start(directory=directory)
+    running = restore_golden(golden, "common", directory)
     yield running
     server.stop(directory)
 
@@ -92,6 +93,8 @@ def test_the_github_token_rests_only_in_a_plan_awaiting_approval(sandbox, org, t
     ssm = sessions_for(org, sandbox.url).client("ssm", OPS_ACCOUNT)
     token = ssm.get_parameter(Name=org.github_token_parameter, WithDecryption=True)["Parameter"]["Value"]
     assert token.startswith("ghp_sandbox")
+    # An apply that reads the token (its data source) and writes: the connection's parameter, deleted by hand
+    ssm.delete_parameter(Name=connection_parameter(org.codestar_connection_name))
     assert first.run_root(COMMON).outcome is Outcome.APPLIED
     plan_file = plan_path(out / "infra" / COMMON)
     assert not plan_file.exists()

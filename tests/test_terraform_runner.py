@@ -400,7 +400,7 @@ def test_init_waits_for_the_cache_lock_and_holds_it_while_terraform_runs(tmp_pat
         fcntl.flock(other, fcntl.LOCK_EX)
         worker = threading.Thread(target=lambda: results.append(tf.init()))
         worker.start()
-        time.sleep(1.0)
+        worker.join(timeout=1.0)   # a bounded wait for what must not happen: terraform starting
         assert not (tmp_path / "ran").exists() and worker.is_alive()  # terraform has not started
         fcntl.flock(other, fcntl.LOCK_UN)
     worker.join(timeout=30)
@@ -529,7 +529,7 @@ def test_terraform_left_by_a_killed_run_is_ended_by_the_next_one(tmp_path):
     # A process that is not Terraform, named by a note as if it were: never signalled.
     other = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        time.sleep(0.5)
+        _running_as(left.pid, "terraform")
         note = _note(tmp_path, left.pid, _dead_process())
         forged = _note(tmp_path, other.pid, _dead_process())
         lines: list[str] = []
@@ -545,6 +545,16 @@ def test_terraform_left_by_a_killed_run_is_ended_by_the_next_one(tmp_path):
                 proc.wait()
 
 
+def _running_as(pid: int, name: str, timeout: float = 30) -> None:
+    """Wait until process ``pid`` runs the program ``name`` (its exec is done)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while psutil.Process(pid).name() != name:
+        assert time.monotonic() < deadline, f"{pid} never ran {name}"
+        time.sleep(0.05)
+
+
 @needs_terraform()
 def test_terraform_of_a_run_still_alive_is_left_alone(tmp_path):
     import psutil
@@ -552,7 +562,7 @@ def test_terraform_of_a_run_still_alive_is_left_alone(tmp_path):
     busy = subprocess.Popen(["terraform", "console"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path)
     try:
-        time.sleep(0.5)
+        _running_as(busy.pid, "terraform")
         me = psutil.Process()
         note = _note(tmp_path, busy.pid, (me.pid, me.create_time()))   # another run of this root, alive
         lines: list[str] = []
@@ -590,3 +600,11 @@ def test_a_private_folder_that_is_a_link_is_refused(tmp_path):
     with pytest.raises(TerraformError, match="not this user's own folder"):
         private_dir(tmp_path / "root")
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755   # nothing was changed where it points
+
+
+def test_terraform_gets_longer_to_stop_on_a_busy_machine():
+    from runbook_lib.terraform.runner import INTERRUPT_GRACE_MAX_SECONDS, INTERRUPT_GRACE_SECONDS, interrupt_grace
+
+    assert interrupt_grace(load=0.3, cores=2) == INTERRUPT_GRACE_SECONDS
+    assert interrupt_grace(load=6, cores=2) == 3 * INTERRUPT_GRACE_SECONDS
+    assert interrupt_grace(load=500, cores=2) == INTERRUPT_GRACE_MAX_SECONDS

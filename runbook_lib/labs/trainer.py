@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import identities, progress
-from .catalog import LABS, Lab, find
+from .catalog import LABS, find
 from .context import LabContext, LabError, Where, load_parameters, open_context
 from .grading import Grade, failing_checks, grade, rendered_drift
 from .injectors import INJECTORS

@@ -1,26 +1,46 @@
 """The sandbox server process: moto in server mode with the sandbox's patches and stand-ins applied.
 
-Run as ``python -m runbook_lib.sandbox.serve --port N``; it binds 127.0.0.1 only.
+Run as ``python -m runbook_lib.sandbox.serve --directory DIR --port N``; it binds 127.0.0.1 only.
+
+moto's backends are plain dicts and lists with no locks, and werkzeug serves each
+connection on a thread of its own. Two calls at once (Terraform makes ten) can meet
+inside one backend: a listing that iterates a dict while a create adds to it fails
+with ``dictionary changed size during iteration``, the client sees HTTP 500, and the
+AWS SDK sends the call again. When that call was a create whose resource already
+existed by then, the second attempt met it (``EntityAlreadyExists``). So the server
+reads each request's body first (slow clients keep no one waiting), then hands moto
+one request at a time, and writes the answer outside the lock.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
+import re
+import signal
 import sys
-
+import threading
+from typing import Any, Callable, Iterable
 
 # Headers every AWS SDK sends: the attempt number of a call, and an id shared by all attempts of one call.
 ATTEMPT_HEADER = "amz-sdk-request"
 INVOCATION_HEADER = "amz-sdk-invocation-id"
 SHOWN = 80   # characters of a header value the log shows at most
+# The largest request body the sandbox takes (S3 objects here are Terraform state and build artifacts).
+MAX_BODY = 64 * 1024 * 1024
+# What the emulator's log says when a call went wrong on the wire; a test sandbox's log must hold none of them.
+RESENT_MARK = "sent again by the client"
+DROPPED_MARK = "connection lost before the whole answer was sent"
+FAILED_MARK = "Error on request:"
+CALL_KEY = "runbook.call"   # the service and operation of a request, for the log (set once its body is read)
+_SCOPE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/")
+_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
 def log_retries_and_drops() -> None:
-    """Make the emulator's log say what a request line hides: a call the client sent again, an answer not delivered.
-
-    A create that the SDK retries after losing its answer meets its own resource
-    (``EntityAlreadyExists``); these two lines tell that apart from a real conflict.
-    """
+    """Make the emulator's log say what a request line hides: a call the client sent again, an answer not delivered."""
     from werkzeug.serving import WSGIRequestHandler
 
     request_line = WSGIRequestHandler.log_request
@@ -30,18 +50,123 @@ def log_retries_and_drops() -> None:
         headers = getattr(self, "headers", None)
         attempt = headers.get(ATTEMPT_HEADER, "") if headers else ""
         if attempt and not attempt.startswith("attempt=1;"):
-            self.log("info", "  ^ sent again by the client: %s (call %s)",
-                     attempt[:SHOWN], headers.get(INVOCATION_HEADER, "?")[:SHOWN])
+            call = getattr(self, "environ", {}).get(CALL_KEY, "?")
+            self.log("info", "  ^ %s: %s (call %s, %s)", RESENT_MARK,
+                     attempt[:SHOWN], headers.get(INVOCATION_HEADER, "?")[:SHOWN], call[:SHOWN])
 
     def connection_dropped(self, error, environ=None) -> None:
-        self.log("info", "  ^ connection lost before the whole answer was sent: %s", type(error).__name__)
+        self.log("info", "  ^ %s: %s", DROPPED_MARK, type(error).__name__)
 
     WSGIRequestHandler.log_request = log_request
     WSGIRequestHandler.connection_dropped = connection_dropped
 
 
+def _too_large(start_response: Callable) -> list[bytes]:
+    body = (b"<Error><Code>EntityTooLarge</Code><Message>The sandbox takes request bodies of at most "
+            + str(MAX_BODY).encode() + b" bytes.</Message></Error>")
+    start_response("413 Request Entity Too Large", [("Content-Type", "application/xml"),
+                                                     ("Content-Length", str(len(body)))])
+    return [body]
+
+
+# The sandbox-only requests that save the emulator's whole state to a file in its folder, and load it back.
+SNAPSHOT_SAVE_PATH = "/runbook-sandbox/snapshot/save"
+SNAPSHOT_LOAD_PATH = "/runbook-sandbox/snapshot/load"
+SNAPSHOT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def _json(start_response: Callable, status: str, body: dict) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def snapshots(directory: str) -> Callable:
+    """Answer the save and load requests; a snapshot is named, and lives in ``directory/snapshots`` only."""
+    from . import snapshot
+
+    folder = os.path.join(directory, "snapshots")
+
+    def handle(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _json(start_response, "405 Method Not Allowed", {"error": "snapshots take POST"})
+        try:
+            name = json.loads(environ["wsgi.input"].read() or b"{}")["name"]
+        except (ValueError, KeyError, TypeError):
+            return _json(start_response, "400 Bad Request", {"error": 'the body must be JSON: {"name": ...}'})
+        if not isinstance(name, str) or not SNAPSHOT_NAME.fullmatch(name):
+            return _json(start_response, "400 Bad Request",
+                         {"error": f"snapshot name {name!r}: lowercase letters, digits and '-', at most 63"})
+        file = os.path.join(folder, name + snapshot.SUFFIX)
+        if environ["PATH_INFO"] == SNAPSHOT_SAVE_PATH:
+            data = snapshot.dumps()
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            partial = file + ".partial"
+            with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+                handle.write(data)
+            os.replace(partial, file)
+            return _json(start_response, "200 OK", {"saved": file, "bytes": len(data)})
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return _json(start_response, "404 Not Found", {"error": f"no snapshot {name!r} in {folder}"})
+        return _json(start_response, "200 OK", {"loaded": file, "services": snapshot.loads(data)})
+
+    return handle
+
+
+def _call(environ: dict[str, Any], body: bytes) -> str:
+    """'service Operation' of an AWS request, from its signature's scope and its target header or Action field."""
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    target = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+    action = _ACTION.search(body) or _ACTION.search(environ.get("QUERY_STRING", "").encode())
+    operation = target or (action.group(1).decode() if action else f"{environ.get('REQUEST_METHOD')} "
+                                                                   f"{environ.get('PATH_INFO', '')}")
+    return f"{scope.group(1) if scope else '?'} {operation}"
+
+
+def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None) -> Callable:
+    """A WSGI app that reads the whole request body, then runs ``app`` alone and collects its answer under a lock.
+
+    ``special``: handlers for paths of the sandbox's own, run under the same lock (a snapshot sees no call half done).
+    """
+    lock = threading.Lock()
+    special = special or {}
+
+    def serialized(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit():
+            if int(length) > MAX_BODY:
+                return _too_large(start_response)
+            body = environ["wsgi.input"].read(int(length))
+        elif environ.get("wsgi.input_terminated"):    # chunked: werkzeug ends the stream at the last chunk
+            body = environ["wsgi.input"].read(MAX_BODY + 1)
+            if len(body) > MAX_BODY:
+                return _too_large(start_response)
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ[CALL_KEY] = _call(environ, body)
+        with lock:
+            answer = special.get(environ.get("PATH_INFO"), app)(environ, start_response)
+            try:
+                return [bytes(chunk) for chunk in answer]
+            finally:
+                if hasattr(answer, "close"):
+                    answer.close()
+
+    return serialized
+
+
+def _exit(_signum: int, _frame: Any) -> None:
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="runbook-sandbox-server")
+    parser.add_argument("--directory", required=True, help="the sandbox's folder (its snapshots live there)")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     from . import emulated, moto_patches
@@ -49,9 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.apply()
     emulated.install()   # before moto starts: its backend lookup imports moto.<service>
     log_retries_and_drops()
-    from moto.server import main as moto_main
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
 
-    moto_main(["-H", "127.0.0.1", "-p", str(args.port)])
+    signal.signal(signal.SIGINT, _exit)
+    signal.signal(signal.SIGTERM, _exit)
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    handle_snapshot = snapshots(args.directory)
+    app = one_at_a_time(moto_app, {SNAPSHOT_SAVE_PATH: handle_snapshot, SNAPSHOT_LOAD_PATH: handle_snapshot})
+    run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 
 

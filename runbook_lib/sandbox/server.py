@@ -47,13 +47,14 @@ class Sandbox:
         direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with direct.open(f"{require_loopback(self.url)}/moto-api/", timeout=timeout) as resp:
+                resp.read()   # closing with the answer unread resets the connection while the server still writes
                 return resp.status == 200
         except (urllib.error.URLError, OSError):
             return False
 
 
 def state_dir(directory: str | Path | None = None) -> Path:
-    return Path(directory or os.environ.get(SANDBOX_DIR_ENV) or DEFAULT_DIR)
+    return Path(directory or os.environ.get(SANDBOX_DIR_ENV) or DEFAULT_DIR).absolute()
 
 
 def _state_file(directory: Path) -> Path:
@@ -68,8 +69,8 @@ def _url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
-def _command(port: int) -> list[str]:
-    return [sys.executable, "-m", SERVER_MODULE, "--port", str(port)]
+def _command(port: int, directory: Path) -> list[str]:
+    return [sys.executable, "-m", SERVER_MODULE, "--directory", str(directory), "--port", str(port)]
 
 
 def _bad_state(file: Path, problem: str) -> SandboxError:
@@ -110,10 +111,10 @@ def _live_process(pid: int) -> psutil.Process | None:
         return None
 
 
-def _serves(process: psutil.Process, port: int) -> bool:
-    """Whether ``process`` is our server module on ``port``, run by this user."""
+def _serves(process: psutil.Process, port: int, directory: Path) -> bool:
+    """Whether ``process`` is our server module on ``port`` for the sandbox in ``directory``, run by this user."""
     try:
-        return (process.cmdline()[-4:] == _command(port)[-4:]
+        return (process.cmdline()[1:] == _command(port, directory)[1:]
                 and process.username() == psutil.Process().username())
     except psutil.Error:
         return False
@@ -136,11 +137,12 @@ def _free_port() -> int:
 
 def status(directory: str | Path | None = None) -> Sandbox | None:
     """The running sandbox, or None when none answers (a stale file describes none)."""
-    sandbox = _recorded(_state_file(state_dir(directory)))
+    directory = state_dir(directory)
+    sandbox = _recorded(_state_file(directory))
     if sandbox is None:
         return None
     process = _live_process(sandbox.pid)
-    if process and _serves(process, sandbox.port) and sandbox.answers():
+    if process and _serves(process, sandbox.port, directory) and sandbox.answers():
         return sandbox
     return None
 
@@ -167,7 +169,7 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
     log = directory / "emulator.log"
     with open(log, "ab") as handle:
         proc = subprocess.Popen(
-            _command(port), env=server_env(),
+            _command(port, directory), env=server_env(),
             stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     url = require_loopback(_url(port))
@@ -194,7 +196,8 @@ def stop(directory: str | Path | None = None) -> bool:
     A file naming a process that is gone is removed quietly; one naming a process
     that is not the sandbox server is removed too, with an error, and nothing is signalled.
     """
-    file = _state_file(state_dir(directory))
+    directory = state_dir(directory)
+    file = _state_file(directory)
     sandbox = _recorded(file)
     if sandbox is None:
         return False
@@ -202,10 +205,10 @@ def stop(directory: str | Path | None = None) -> bool:
     if process is None:
         file.unlink()
         return False
-    if not _serves(process, sandbox.port):
+    if not _serves(process, sandbox.port, directory):
         file.unlink()
-        raise SandboxError(f"{file} was stale: pid {sandbox.pid} is not the sandbox server on port {sandbox.port}, "
-                           "so nothing was stopped; the file is removed.")
+        raise SandboxError(f"{file} was stale: pid {sandbox.pid} is not the sandbox server on port {sandbox.port} "
+                           f"for {directory}, so nothing was stopped; the file is removed.")
     process.terminate()
     try:
         process.wait(STOP_SECONDS)
@@ -221,3 +224,46 @@ def require_running(directory: str | Path | None = None) -> Sandbox:
     if sandbox is None:
         raise SandboxError("the sandbox is not running: start it with `runbook sandbox start`.")
     return sandbox
+
+
+def _snapshot_request(path: str, name: str, directory: str | Path | None) -> dict:
+    from .serve import SNAPSHOT_NAME
+
+    if not SNAPSHOT_NAME.fullmatch(name):
+        raise SandboxError(f"snapshot name {name!r} is not allowed: lowercase letters, digits and '-', at most 63.")
+    sandbox = require_running(directory)
+    request = urllib.request.Request(require_loopback(sandbox.url) + path, data=json.dumps({"name": name}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never through a proxy
+    try:
+        with direct.open(request, timeout=600) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            problem = json.loads(exc.read()).get("error", exc.reason)
+        except ValueError:
+            problem = exc.reason
+        raise SandboxError(f"the sandbox at {sandbox.url} refused the snapshot {name!r}: {problem}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SandboxError(f"the sandbox at {sandbox.url} did not answer the snapshot request ({exc}).") from None
+
+
+def save_snapshot(name: str, directory: str | Path | None = None) -> Path:
+    """Save the running sandbox's whole state as ``name`` in its folder; returns the file."""
+    from .serve import SNAPSHOT_SAVE_PATH
+
+    return Path(_snapshot_request(SNAPSHOT_SAVE_PATH, name, directory)["saved"])
+
+
+def load_snapshot(name: str, directory: str | Path | None = None) -> None:
+    """Replace the running sandbox's whole state with the snapshot ``name`` from its folder."""
+    from .serve import SNAPSHOT_LOAD_PATH
+
+    _snapshot_request(SNAPSHOT_LOAD_PATH, name, directory)
+
+
+def snapshot_file(name: str, directory: str | Path | None = None) -> Path:
+    """Where the snapshot ``name`` of the sandbox in ``directory`` lives (to copy it to another sandbox)."""
+    from .snapshot import SUFFIX
+
+    return state_dir(directory) / "snapshots" / f"{name}{SUFFIX}"

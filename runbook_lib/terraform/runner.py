@@ -42,7 +42,8 @@ MIN_VERSION_REASON = (
     "(and terraform-codestar-setup main needs >= 1.6.2)"
 )
 HEARTBEAT_SECONDS = 15
-INTERRUPT_GRACE_SECONDS = 20
+INTERRUPT_GRACE_SECONDS = 20        # on an idle machine; a busy one gives Terraform longer (interrupt_grace)
+INTERRUPT_GRACE_MAX_SECONDS = 120
 PLAN_FILE = "runbook.tfplan"
 # The runbook's own folder in each root (mode 0700): Terraform's CLI config, saved plans,
 # and a note per running Terraform command (see _Running).
@@ -280,17 +281,18 @@ class Terraform:
         return result
 
     def _interrupt(self, proc: subprocess.Popen) -> None:
+        grace = interrupt_grace()
         """SIGINT first (Terraform stops safely and releases its lock), SIGKILL if it will not stop.
 
         A second Ctrl-C while Terraform is stopping does not cut the wait short: leaving
         Terraform behind would leave its lock and its provider processes too.
         """
-        self.sink(f"[{self.root}] stopping terraform (SIGINT, up to {INTERRUPT_GRACE_SECONDS} s to release its lock)")
+        self.sink(f"[{self.root}] stopping terraform (SIGINT, up to {grace:.0f} s to release its lock)")
         try:
             os.killpg(proc.pid, signal.SIGINT)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        deadline = time.monotonic() + grace
         while proc.poll() is None and time.monotonic() < deadline:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -416,3 +418,14 @@ class Terraform:
         result = self._run(["output", "-json", "-no-color"], stream=False)
         raw = json.loads(result.stdout or "{}")
         return {name: ("(sensitive)" if o.get("sensitive") else o.get("value")) for name, o in raw.items()}
+
+
+def interrupt_grace(load: float | None = None, cores: int | None = None) -> float:
+    """How long Terraform gets to stop after SIGINT: 20 s on an idle machine, more in proportion to its load.
+
+    Stopping means the provider finishing its calls and Terraform deleting its lock object:
+    on a machine with more runnable processes than cores, each of those takes longer.
+    """
+    load = os.getloadavg()[0] if load is None else load
+    cores = cores or os.cpu_count() or 1
+    return min(INTERRUPT_GRACE_MAX_SECONDS, INTERRUPT_GRACE_SECONDS * max(1.0, load / cores))
