@@ -272,7 +272,7 @@ def _fresh_sandbox(tmp_path: Path, name: str, monkeypatch) -> Path:
 @pytest.mark.sandbox
 @pytest.mark.slow
 def test_a_dask_run_gives_the_same_summary_and_report_as_the_process_pool(tmp_path, cluster, golden, monkeypatch):
-    """Both runs start from the run's applied snapshot, each in a sandbox of its own."""
+    """Both runs (the common job and web's) start from the run's applied snapshot, each in a sandbox of its own."""
     runs = {}
     lines: dict[str, list[str]] = {"local": [], "dask": []}
     for name in ("local", "dask"):
@@ -281,7 +281,7 @@ def test_a_dask_run_gives_the_same_summary_and_report_as_the_process_pool(tmp_pa
         kwargs = ({"executor": "local", "jobs": 2} if name == "local"
                   else {"executor": "dask", "scheduler": cluster.scheduler_address})
         try:
-            run_dir, results, interrupted = run_batch("parameters/org.yaml", ["parameters/apps"],
+            run_dir, results, interrupted = run_batch("parameters/org.yaml", [WEB],
                                                       out=str(tmp_path / f"runs-{name}"), progress=lines[name].append,
                                                       **kwargs)
         finally:
@@ -292,7 +292,7 @@ def test_a_dask_run_gives_the_same_summary_and_report_as_the_process_pool(tmp_pa
     dask_summary, dask_report = _comparable(runs["dask"])
     assert _differences(dask_summary, local_summary) == []
     assert dask_report == local_report
-    for app in ("web", "worker"):   # the executed notebooks and the record came back into the run folder
+    for app in ("web",):   # the executed notebooks and the record came back into the run folder
         for nb in ("02-continuous-integration", "03-continuous-deployment", "04-verify-and-operate"):
             assert (runs["dask"] / app / f"{nb}.ipynb").is_file()
         assert (runs["dask"] / app / "record.json").is_file()

@@ -9,8 +9,9 @@ one at a time. Then:
 - labs fixed by hand-run steps or one of each kind of Terraform fix (REAL_FIXES: a CI
   apply, the import lab, a CD apply): the trainee's documented fix (the runbook's own
   commands) makes ``runbook lab check`` pass; the lab is started again and ``runbook lab
-  reset`` must bring back the applied state; the import lab's tempting destructive "fix"
-  (delete, then apply) is graded as a failure;
+  reset`` must bring back the applied state (for the labs reset by an apply, once: the
+  import lab, after its tempting destructive "fix" (delete, then apply) is graded as a
+  failure);
 - the other labs, whose fix is an apply like the ones above: the fault must show in a
   Terraform plan of the root the fix applies (changes pending), and once the applied
   state is back, ``runbook lab check`` passes with the grade.
@@ -57,6 +58,9 @@ APPLIED = "applied"
 # an apply like these: their fault is shown in a plan instead (fault_shows_in_a_plan_then_the_applied_state_passes).
 REAL_FIXES = {"connection-pending", "token-parameter-missing", "state-lock", "hand-edited",
               "webhook-deleted", "outside-state", "pipeline-wrong-branch"}
+# `runbook lab reset` by an apply is shown once, by the import lab (after its destructive "fix"); these two
+# labs, reset the same way, stop after their graded pass.
+RESET_BY_THE_IMPORT_LAB = {"webhook-deleted", "pipeline-wrong-branch"}
 ORG = "parameters/org.yaml"
 
 
@@ -317,6 +321,8 @@ def test_a_lab_is_found_by_its_checks_fixed_by_the_runbook_and_reset(lab, applie
     assert state.finished[-1].checks == 2
     assert failing_checks(ctx) == {} and identities.differences(baseline, identities.snapshot(ctx), lab.may_replace) == []
 
+    if lab.name in RESET_BY_THE_IMPORT_LAB:
+        return
     # started again, then reset: back to the applied state, the lab closed as reset
     assert run("lab", "start", lab.name, *flags(out))[0] == 0
     opened = progress.load(out).open
