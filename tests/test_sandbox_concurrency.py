@@ -150,3 +150,13 @@ def test_a_body_over_the_limit_is_refused_before_moto_sees_it(emulator):
     assert response.status == 413
     assert b"EntityTooLarge" in response.read()
     connection.close()
+
+
+def test_a_chunked_body_arrives_whole(served):
+    """A body sent in several chunks (no Content-Length) reaches the app whole."""
+    _probe, port = served
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/", body=iter([b"first chunk, ", b"second, ", b"third"]))   # chunked, as it has no length
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"first chunk, second, third")
+    connection.close()
