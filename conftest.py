@@ -101,10 +101,10 @@ def pytest_sessionfinish(session, exitstatus):
     for log in _emulator_logs(session):
         for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
             if any(mark in line for mark in (RESENT_MARK, DROPPED_MARK, FAILED_MARK)):
-                (reads if RESENT_MARK in line and _resent_read(line) else found).append(f"{log}:{number}: {line.strip()}")
+                (reads if FAILED_MARK not in line and _read_call(line) else found).append(f"{log}:{number}: {line.strip()}")
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reads and reporter:
-        reporter.write_line(f"{len(reads)} read(s) sent again by a client (harmless, listed to watch):\n  "
+        reporter.write_line(f"{len(reads)} read(s) sent again or given up by a client (harmless, listed to watch):\n  "
                             + "\n  ".join(reads[:20]), yellow=True)
     if found:
         message = (f"{len(found)} line(s) in the test sandboxes' emulator logs show a change sent again, an answer "
@@ -114,9 +114,10 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-READS = re.compile(r", \S+ (Get|List|Describe|Head|AssumeRole|GetCallerIdentity)\w*\)$|, \S+ (GET|HEAD) /")
+# The end of a marked line, "(call [ID, ]SERVICE OPERATION)", when the call is a read (or AssumeRole).
+READS = re.compile(r"\S+ (?:(?:Get|List|Describe|Head)\w*|AssumeRole\w*)\)$|\S+ (?:GET|HEAD) /\S*\)$")
 
 
-def _resent_read(line: str) -> bool:
-    """Whether a resent call is one that changes nothing when sent twice (a read, or AssumeRole)."""
+def _read_call(line: str) -> bool:
+    """Whether a resent call, or a call whose answer was lost, is one that changes nothing (a read, or AssumeRole)."""
     return bool(READS.search(line.strip()))

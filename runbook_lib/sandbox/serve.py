@@ -55,7 +55,8 @@ def log_retries_and_drops() -> None:
                      attempt[:SHOWN], headers.get(INVOCATION_HEADER, "?")[:SHOWN], call[:SHOWN])
 
     def connection_dropped(self, error, environ=None) -> None:
-        self.log("info", "  ^ %s: %s", DROPPED_MARK, type(error).__name__)
+        call = (environ or {}).get(CALL_KEY, "?")
+        self.log("info", "  ^ %s: %s (call %s)", DROPPED_MARK, type(error).__name__, call[:SHOWN])
 
     WSGIRequestHandler.log_request = log_request
     WSGIRequestHandler.connection_dropped = connection_dropped
