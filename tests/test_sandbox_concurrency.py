@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -160,3 +161,31 @@ def test_a_chunked_body_arrives_whole(served):
     response = connection.getresponse()
     assert (response.status, response.read()) == (200, b"first chunk, second, third")
     connection.close()
+
+
+@pytest.mark.sandbox
+def test_snapshot_requests_take_only_a_plain_name_and_only_the_sandboxs_own_folder(emulator, tmp_path):
+    """Hostile: a path for a name, a missing snapshot, a GET, a body that is not JSON: refused, nothing written."""
+    import json
+
+    from runbook_lib.errors import SandboxError
+    from runbook_lib.sandbox.serve import SNAPSHOT_LOAD_PATH, SNAPSHOT_SAVE_PATH
+
+    directory = Path(emulator.log).parent
+    with pytest.raises(SandboxError, match="snapshot name '../../x' is not allowed"):
+        server.save_snapshot("../../x", directory)
+    for path, body, status in ((SNAPSHOT_SAVE_PATH, {"name": "../../x"}, 400), (SNAPSHOT_LOAD_PATH, {"name": "/etc"}, 400),
+                               (SNAPSHOT_SAVE_PATH, {"name": 7}, 400), (SNAPSHOT_LOAD_PATH, "not json", 400)):
+        connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
+        connection.request("POST", path, body=json.dumps(body).encode() if isinstance(body, dict) else body.encode())
+        response = connection.getresponse()
+        assert response.status == status, (path, body, response.read())
+        response.read()
+        connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
+    connection.request("GET", SNAPSHOT_SAVE_PATH)
+    assert connection.getresponse().status == 405
+    connection.close()
+    with pytest.raises(SandboxError, match="no snapshot 'never-saved'"):
+        server.load_snapshot("never-saved", directory)
+    assert not (directory / "snapshots").exists() and not (tmp_path.parent / "x.snapshot").exists()
