@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from runbook_lib import lab
 from runbook_lib.sandbox import server
 
@@ -61,6 +63,7 @@ def test_the_installed_frontend_matches_ipywidgets():
     assert "jupyterlab_widgets" in lab.check_frontend()
 
 
+@pytest.mark.jupyterlab
 def test_ctrl_c_stops_the_lab_even_when_its_shell_ignored_sigint(tmp_path):
     """A lab started in the background (SIGINT ignored, as a shell does for `make lab &`) still stops on SIGINT."""
     import re

@@ -6,7 +6,9 @@ starts one of them says so with ``@starts(...)`` (or the ``sandbox`` and ``terra
 markers), and the collection hook in the top-level conftest marks every test that uses
 it ``slow``. ``make test-fast`` runs ``-m "not slow"``; while any test not marked slow
 runs, starting one of those things fails it at once, with the test's name and what it
-started (``guard_processes``).
+started (``guard_processes``). The guard sees the processes a test starts itself, not
+their children: a test that runs ``runbook lab`` or ``runbook run`` as a subprocess
+carries its marker by hand.
 
 Under CI (``CI`` set to a true value), a test skipped because a tool is missing
 (``missing``) fails instead: CI must never pass on tests it did not run.
