@@ -9,7 +9,7 @@ Both end in the same place: an applied app that a test can go on from. The ratio
 pays for an applied sandbox with the snapshot against without it. Wall and CPU are this process's
 and its children's (Terraform, providers); the emulators run detached and are not counted.
 
-Run:  .venv/bin/python benchmarks/bench_snapshot.py
+Run:  .venv/bin/python benchmarks/bench_snapshot.py  (offline: set RUNBOOK_TF_PROVIDER_MIRROR and RUNBOOK_TF_MODULE_MIRROR)
 """
 
 from __future__ import annotations
