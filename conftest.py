@@ -115,7 +115,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # The end of a marked line, "(call [ID, ]SERVICE OPERATION)", when the call is a read (or AssumeRole).
-READS = re.compile(r"\S+ (?:(?:Get|List|Describe|Head)\w*|AssumeRole\w*)\)$|\S+ (?:GET|HEAD) /\S*\)$")
+READS = re.compile(r"\S+ (?:(?:Get|List|Describe|Head|BatchGet)\w*|AssumeRole\w*)\)$|\S+ (?:GET|HEAD) /\S*\)$")
 
 
 def _read_call(line: str) -> bool:

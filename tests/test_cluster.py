@@ -26,7 +26,7 @@ from runbook_lib.cli import EXIT_INTERRUPTED, EXIT_PARTIAL, main
 from runbook_lib.sandbox import server
 
 from .conftest import ROOT, needs_terraform, restore_golden
-from .tiers import starts
+from .tiers import DELIBERATE_FAULTS, starts
 
 WEB = "parameters/apps/web.yaml"
 
@@ -337,6 +337,7 @@ def test_a_worker_killed_mid_job_fails_that_job_with_the_reason_and_the_other_co
 
     sandbox_dir = _fresh_sandbox(tmp_path, "sandbox-kill", monkeypatch)
     restore_golden(golden, "common", sandbox_dir)   # kept by the test, to read its state bucket afterwards
+    (sandbox_dir / DELIBERATE_FAULTS).write_text("a worker is killed mid-plan: a lost answer is expected\n")
     killed: list[str] = []
 
     def kill_the_worker_running_web():

@@ -30,6 +30,7 @@ from runbook_lib.terraform.imports import IMPORTS_FILE
 from runbook_lib.terraform.runner import plan_path
 
 from .conftest import OPS_ACCOUNT, ROOT, needs_terraform, restore_golden
+from .tiers import DELIBERATE_FAULTS
 from .test_secrets import _files_holding
 
 pytestmark = [needs_terraform(), pytest.mark.sandbox, pytest.mark.slow]
@@ -63,6 +64,7 @@ def test_kill_9_during_a_cd_apply_then_the_next_run_imports_what_it_left(tmp_pat
     temp_dir = Path(tempfile.gettempdir())
     temp_before = set(temp_dir.iterdir())
     running = restore_golden(golden, "before-cd-worker", sandbox_dir)   # the common and CI roots applied
+    (sandbox_dir / DELIBERATE_FAULTS).write_text("kill -9 cuts the provider off mid-call: a lost answer is expected\n")
     try:
         out = tmp_path / "out"
         workdir = (out / "infra" / ROOT_NAME).resolve()
