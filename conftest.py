@@ -95,16 +95,17 @@ def pytest_sessionfinish(session, exitstatus):
     """
     if hasattr(session.config, "workerinput") or getattr(session.config, "nested", False):
         return
-    from runbook_lib.sandbox.serve import DROPPED_MARK, FAILED_MARK, RESENT_MARK
+    from runbook_lib.sandbox.serve import DROPPED_MARK, FAILED_MARK, REPLAYED_MARK, RESENT_MARK
 
     found, reads = [], []
     for log in _emulator_logs(session):
         for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
             if any(mark in line for mark in (RESENT_MARK, DROPPED_MARK, FAILED_MARK)):
-                (reads if FAILED_MARK not in line and _read_call(line) else found).append(f"{log}:{number}: {line.strip()}")
+                (reads if FAILED_MARK not in line and (_read_call(line) or REPLAYED_MARK in line) else found).append(f"{log}:{number}: {line.strip()}")
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reads and reporter:
-        reporter.write_line(f"{len(reads)} read(s) sent again or given up by a client (harmless, listed to watch):\n  "
+        reporter.write_line(f"{len(reads)} read(s) sent again or given up by a client, or call(s) sent again and answered "
+                            "with their first answer (harmless, listed to watch):\n  "
                             + "\n  ".join(reads[:20]), yellow=True)
     if found:
         message = (f"{len(found)} line(s) in the test sandboxes' emulator logs show a change sent again, an answer "

@@ -154,6 +154,15 @@ def _run_all(page, timeout: float = 600) -> None:
         raise
 
 
+def _shown(page, locator, timeout: float) -> None:
+    """Wait for ``locator``; when it never shows, fail with the end of what the notebook shows instead."""
+    try:
+        locator.wait_for(timeout=timeout)
+    except Exception as exc:
+        _shot(page, "wait-timeout")
+        raise AssertionError(f"{exc}\n--- the notebook shows, at its end ---\n{_text(page)[-3000:]}") from None
+
+
 def _text(page) -> str:
     return page.locator(PANEL + " .jp-Notebook").text_content()   # also cells scrolled out of view (not laid out)
 
@@ -256,7 +265,7 @@ def test_02_form_inline_error_then_approve_applies_and_shows_pass(page, lab):
     page.get_by_text(re.compile(r"ci/web: apply \(\d+ s\)")).first.wait_for(timeout=30_000)   # progress while it applies
     _shot(page.locator(".jp-Cell", has=page.locator("button", has_text="ci/web")), "02-approve-progress")
     checks = page.locator("table", has=page.locator("caption", has_text="postflight ci"))
-    checks.wait_for(timeout=300_000)
+    _shown(page, checks, 300_000)
     cell = page.locator(".jp-Cell", has=checks)
     assert "ci/web: applied" in cell.inner_text()
     assert re.search(r"postflight ci: \d+ PASS", checks.locator("caption").inner_text())
@@ -369,9 +378,10 @@ def test_two_labs_done_in_jupyterlab_as_a_trainee_would(page, lab, golden):
     _open(page, lab, "02-continuous-integration.ipynb")
     _run_all(page)
     approve = page.locator("button", has_text="Approve and apply ci/web")
+    _shown(page, approve, 30_000)
     approve.click()
     checks = page.locator("table", has=page.locator("caption", has_text="postflight ci"))
-    checks.wait_for(timeout=300_000)
+    _shown(page, checks, 300_000)
     assert page.locator(".jp-Cell", has=checks).locator("td", has_text=re.compile(r"^FAIL$")).count() == 0
     panel = _lab_panel(page, lab)
     assert "Open: webhook-deleted" in panel.inner_text()

@@ -115,6 +115,7 @@ def _iam(url: str):
 def test_parallel_creates_and_listings_all_answer_once(emulator):
     """Half the threads create roles while the other half list them; with retries off, every call succeeds."""
     failures: list[str] = []
+    before = len(open(emulator.log).read())
 
     def work(worker: int) -> None:
         client = _iam(emulator.url)
@@ -135,7 +136,7 @@ def test_parallel_creates_and_listings_all_answer_once(emulator):
     assert failures == []
     created = _iam(emulator.url).get_paginator("list_roles").paginate().build_full_result()["Roles"]
     assert len(created) == THREADS // 2 * CALLS
-    log = open(emulator.log).read()
+    log = open(emulator.log).read()[before:]
     for mark in (RESENT_MARK, DROPPED_MARK, FAILED_MARK):
         assert mark not in log
 
@@ -189,3 +190,142 @@ def test_snapshot_requests_take_only_a_plain_name_and_only_the_sandboxs_own_fold
     with pytest.raises(SandboxError, match="no snapshot 'never-saved'"):
         server.load_snapshot("never-saved", directory)
     assert not (directory / "snapshots").exists() and not (tmp_path.parent / "x.snapshot").exists()
+
+
+class _Counting:
+    """A WSGI app that echoes each body and counts its calls; ``hold`` keeps the first call waiting until set."""
+
+    def __init__(self, answer_size: int = 0):
+        self.calls, self.entered, self.hold, self.answer_size = 0, threading.Event(), threading.Event(), answer_size
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        self.entered.set()
+        self.hold.wait(30)
+        body = environ["wsgi.input"].read() + b"x" * self.answer_size + b" #%d" % self.calls
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+
+
+@pytest.fixture
+def counting(request):
+    from werkzeug.serving import make_server
+
+    app = _Counting(getattr(request, "param", 0))
+    httpd = make_server("127.0.0.1", 0, one_at_a_time(app), threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield app, httpd.server_port
+    httpd.shutdown()
+    thread.join(10)
+
+
+def _attempt(port: int, body: bytes, call: str, attempt: int) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/", body=body, headers={"amz-sdk-invocation-id": call,
+                                                         "amz-sdk-request": f"attempt={attempt}; max=3"})
+    answer = connection.getresponse().read()
+    connection.close()
+    return answer
+
+
+def test_a_call_sent_again_gets_its_first_answer_and_the_app_runs_it_once(counting):
+    """Attempts of one call (one invocation id) run once; another call runs again."""
+    app, port = counting
+    app.hold.set()
+    first = _attempt(port, b"create", "call-a", 1)
+    assert first == b"create #1"
+    assert _attempt(port, b"create", "call-a", 2) == first
+    assert app.calls == 1
+    assert _attempt(port, b"create", "call-b", 1) == b"create #2"
+
+
+def test_an_attempt_sent_while_the_first_is_answered_waits_for_its_answer(counting):
+    """The second attempt arrives while the first is still inside the app: it waits, and gets the same answer."""
+    app, port = counting
+    answers: list[bytes] = []
+    first = threading.Thread(target=lambda: answers.append(_attempt(port, b"create", "call-c", 1)))
+    first.start()
+    assert app.entered.wait(30)
+    second = threading.Thread(target=lambda: answers.append(_attempt(port, b"create", "call-c", 2)))
+    second.start()
+    app.hold.set()
+    first.join(30)
+    second.join(30)
+    assert answers == [b"create #1", b"create #1"] and app.calls == 1
+
+
+@pytest.mark.parametrize("counting", [2 * 1024 * 1024], indirect=True)
+def test_a_large_answer_is_not_kept_and_its_call_runs_again(counting):
+    """Answers over the kept size (S3 objects) are not held in memory: the call sent again runs again."""
+    app, port = counting
+    app.hold.set()
+    _attempt(port, b"get", "call-d", 1)
+    assert _attempt(port, b"get", "call-d", 2).endswith(b" #2")
+
+
+class _LosesOneAnswer:
+    """A loopback relay in front of the emulator that drops the answer to the first call naming ``target``.
+
+    The emulator has done the call; the client sees the connection close with no answer, as when a
+    connection breaks on the wire, and its SDK sends the call again.
+    """
+
+    def __init__(self, upstream: int, target: bytes):
+        import socket
+
+        self.upstream, self.target, self.dropped = upstream, target, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client) -> None:
+        import socket
+
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += client.recv(65536)
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), b"0"))
+        while len(body) < length:
+            body += client.recv(65536)
+        with socket.create_connection(("127.0.0.1", self.upstream)) as upstream:
+            upstream.sendall(head + b"\r\n\r\n" + body)
+            answer = b""
+            while chunk := upstream.recv(65536):
+                answer += chunk
+        if self.target in head and not self.dropped:
+            self.dropped += 1
+        else:
+            client.sendall(answer)
+        client.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.sandbox
+def test_a_create_whose_answer_is_lost_is_sent_again_by_the_sdk_and_made_once(emulator):
+    """A real SDK retry: the first CreateRepository's answer is lost, boto3 sends it again, the repository exists once."""
+    relay = _LosesOneAnswer(emulator.port, b"CreateRepository")
+    try:
+        ecr = boto3.client("ecr", endpoint_url=f"http://127.0.0.1:{relay.port}", region_name="us-east-1",
+                           aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+                           config=Config(retries={"max_attempts": 3, "mode": "standard"}).merge(NO_PROXIES))
+        created = ecr.create_repository(repositoryName="answer-lost-once")
+    finally:
+        relay.close()
+    assert relay.dropped == 1
+    assert created["ResponseMetadata"]["RetryAttempts"] == 1
+    assert created["repository"]["repositoryName"] == "answer-lost-once"
+    log = open(emulator.log).read()
+    assert RESENT_MARK in log and "ecr CreateRepository" in log and "first attempt's answer" in log

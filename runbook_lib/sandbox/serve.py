@@ -10,6 +10,12 @@ AWS SDK sends the call again. When that call was a create whose resource already
 existed by then, the second attempt met it (``EntityAlreadyExists``). So the server
 reads each request's body first (slow clients keep no one waiting), then hands moto
 one request at a time, and writes the answer outside the lock.
+
+An SDK also sends a call again when the connection broke after the emulator had
+answered (the answer lost on the wire). Every attempt of one call carries the same
+``amz-sdk-invocation-id``, so the server keeps the last answers by that id: a call
+sent again gets the answer its first attempt got, and moto sees it once. A create is
+never made twice, whatever happened on the wire.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import re
 import signal
 import sys
 import threading
+from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 # Headers every AWS SDK sends: the attempt number of a call, and an id shared by all attempts of one call.
@@ -30,11 +37,18 @@ INVOCATION_HEADER = "amz-sdk-invocation-id"
 SHOWN = 80   # characters of a header value the log shows at most
 # The largest request body the sandbox takes (S3 objects here are Terraform state and build artifacts).
 MAX_BODY = 64 * 1024 * 1024
+# How many calls' answers the server keeps for their attempts sent again, and how long an attempt
+# waits for an earlier attempt of its call still being answered.
+KEPT_ANSWERS = 512
+KEPT_ANSWER_BYTES = 1024 * 1024   # a larger answer (an S3 object) is not kept: its call, sent again, runs again
+EARLIER_ATTEMPT_WAIT = 120.0
 # What the emulator's log says when a call went wrong on the wire; a test sandbox's log must hold none of them.
 RESENT_MARK = "sent again by the client"
+REPLAYED_MARK = "answered with its first attempt's answer"
 DROPPED_MARK = "connection lost before the whole answer was sent"
 FAILED_MARK = "Error on request:"
 CALL_KEY = "runbook.call"   # the service and operation of a request, for the log (set once its body is read)
+REPLAYED_KEY = "runbook.replayed"   # set when a call sent again got its first attempt's kept answer
 _SCOPE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/")
 _ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
@@ -51,8 +65,9 @@ def log_retries_and_drops() -> None:
         attempt = headers.get(ATTEMPT_HEADER, "") if headers else ""
         if attempt and not attempt.startswith("attempt=1;"):
             call = getattr(self, "environ", {}).get(CALL_KEY, "?")
-            self.log("info", "  ^ %s: %s (call %s, %s)", RESENT_MARK,
-                     attempt[:SHOWN], headers.get(INVOCATION_HEADER, "?")[:SHOWN], call[:SHOWN])
+            replayed = f"; {REPLAYED_MARK}" if getattr(self, "environ", {}).get(REPLAYED_KEY) else ""
+            self.log("info", "  ^ %s: %s (call %s, %s)%s", RESENT_MARK,
+                     attempt[:SHOWN], headers.get(INVOCATION_HEADER, "?")[:SHOWN], call[:SHOWN], replayed)
 
     def connection_dropped(self, error, environ=None) -> None:
         call = (environ or {}).get(CALL_KEY, "?")
@@ -127,13 +142,66 @@ def _call(environ: dict[str, Any], body: bytes) -> str:
     return f"{scope.group(1) if scope else '?'} {operation}"
 
 
+class _Answers:
+    """The answers of the last calls, by invocation id, and the calls being answered now."""
+
+    def __init__(self, kept: int = KEPT_ANSWERS):
+        self.kept, self.lock = kept, threading.Lock()
+        self.answers: OrderedDict[str, tuple[str, list, bytes]] = OrderedDict()
+        self.pending: dict[str, threading.Event] = {}
+
+    def earlier(self, call: str) -> tuple[str, list, bytes] | None:
+        """The answer an earlier attempt of ``call`` got (waiting for it if it is being answered), else None.
+
+        When None, the caller answers the call itself and must then ``keep`` (or ``forget``) it.
+        """
+        while True:
+            with self.lock:
+                if call in self.answers:
+                    return self.answers[call]
+                waiting = self.pending.get(call)
+                if waiting is None:
+                    self.pending[call] = threading.Event()
+                    return None
+            if not waiting.wait(EARLIER_ATTEMPT_WAIT):
+                return None
+
+    def keep(self, call: str, answer: tuple[str, list, bytes] | None) -> None:
+        with self.lock:
+            if answer is not None and len(answer[2]) <= KEPT_ANSWER_BYTES:
+                self.answers[call] = answer
+                while len(self.answers) > self.kept:
+                    self.answers.popitem(last=False)
+            done = self.pending.pop(call, None)
+        if done is not None:
+            done.set()
+
+
 def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None) -> Callable:
     """A WSGI app that reads the whole request body, then runs ``app`` alone and collects its answer under a lock.
 
     ``special``: handlers for paths of the sandbox's own, run under the same lock (a snapshot sees no call half done).
+    An attempt of a call already answered (same ``amz-sdk-invocation-id``) gets that answer, and ``app`` is not run.
     """
     lock = threading.Lock()
     special = special or {}
+    answers = _Answers()
+
+    def run(environ: dict[str, Any]) -> tuple[str, list, bytes]:
+        started: list = []
+
+        def start_response(status: str, headers: list, exc_info: Any = None) -> Callable:
+            started[:] = [status, list(headers)]
+            return lambda data: started.append(bytes(data))
+
+        with lock:
+            answer = special.get(environ.get("PATH_INFO"), app)(environ, start_response)
+            try:
+                body = b"".join(bytes(chunk) for chunk in answer)
+            finally:
+                if hasattr(answer, "close"):
+                    answer.close()
+        return started[0], started[1], b"".join(started[2:]) + body
 
     def serialized(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         length = environ.get("CONTENT_LENGTH") or ""
@@ -150,13 +218,19 @@ def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None) -> 
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ[CALL_KEY] = _call(environ, body)
-        with lock:
-            answer = special.get(environ.get("PATH_INFO"), app)(environ, start_response)
+        call = environ.get("HTTP_" + INVOCATION_HEADER.upper().replace("-", "_"), "")
+        answer = answers.earlier(call) if call else None
+        if answer is not None:
+            environ[REPLAYED_KEY] = True
+        else:
             try:
-                return [bytes(chunk) for chunk in answer]
+                answer = run(environ)
             finally:
-                if hasattr(answer, "close"):
-                    answer.close()
+                if call:
+                    answers.keep(call, answer)
+        status, headers, data = answer
+        start_response(status, headers)
+        return [data]
 
     return serialized
 
