@@ -8,6 +8,7 @@ a create sent again met its own resource (``EntityAlreadyExists``).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 import time
@@ -45,18 +46,24 @@ class _Probe:
         return [body]
 
 
-@pytest.fixture
-def served():
-    """``one_at_a_time`` around a probe, on werkzeug's threaded server (the server moto runs on)."""
+@contextlib.contextmanager
+def _serving(app):
+    """``one_at_a_time`` around ``app``, on werkzeug's threaded server (the server moto runs on); yields its port."""
     from werkzeug.serving import make_server
 
-    probe = _Probe()
-    httpd = make_server("127.0.0.1", 0, one_at_a_time(probe), threaded=True)
+    httpd = make_server("127.0.0.1", 0, one_at_a_time(app), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield probe, httpd.server_port
+    yield httpd.server_port
     httpd.shutdown()
     thread.join(10)
+
+
+@pytest.fixture
+def served():
+    probe = _Probe()
+    with _serving(probe) as port:
+        yield probe, port
 
 
 def _post(port: int, body: bytes) -> tuple[int, bytes]:
@@ -209,15 +216,9 @@ class _Counting:
 
 @pytest.fixture
 def counting(request):
-    from werkzeug.serving import make_server
-
     app = _Counting(getattr(request, "param", 0))
-    httpd = make_server("127.0.0.1", 0, one_at_a_time(app), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield app, httpd.server_port
-    httpd.shutdown()
-    thread.join(10)
+    with _serving(app) as port:
+        yield app, port
 
 
 def _attempt(port: int, body: bytes, call: str, attempt: int) -> bytes:
