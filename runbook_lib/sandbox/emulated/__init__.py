@@ -13,6 +13,8 @@ for the wire, exceptions with AWS's error codes, url registrations):
   moto's CodeBuild (a webhook then shows in BatchGetProjects);
 - ``codepipeline``: CodePipeline GetPipelineState, added to moto's CodePipeline (stage
   states read from the pipelines and executions moto holds);
+- ``codebuild/builds.py``: CodeBuild StartBuild, BatchGetBuilds and StopBuild, replacing
+  moto's (whose builds never run): the buildspec runs for real in the sandbox's folder;
 - ``handshake``: the sandbox-only request that stands in for the console step
   completing a connection's handshake.
 
@@ -36,6 +38,8 @@ STAND_INS = {
     "codebuild-source-credentials": "CodeBuild ImportSourceCredentials, ListSourceCredentials, DeleteSourceCredentials",
     "codebuild-webhooks": "CodeBuild CreateWebhook, UpdateWebhook, DeleteWebhook and BatchGetProjects' webhook",
     "codepipeline-state": "CodePipeline GetPipelineState (stage states; moto runs no actions)",
+    "codebuild-builds": "CodeBuild StartBuild, BatchGetBuilds, StopBuild: builds run for real (docker is a stand-in)",
+    "codepipeline-runs": "CodePipeline StartPipelineExecution, ListActionExecutions: executions run their actions",
 }
 _CONNECTIONS_MODULE = "moto.codestarconnections"
 _CONNECTIONS_URL = ("codestar-connections", re.compile(r"https?://codestar-connections\.(.+)\.amazonaws\.com"))
@@ -50,6 +54,8 @@ def moto_ships(feature: str) -> bool:
     """
     import moto
 
+    if feature in ("codebuild-builds", "codepipeline-runs"):
+        return False   # moto records builds and executions but never runs one
     if feature == "codestar-connections":
         return (Path(moto.__file__).parent / "codestarconnections").is_dir()
     module, operation = {"codebuild-source-credentials": ("codebuild", "def import_source_credentials"),
@@ -84,6 +90,12 @@ def install() -> list[str]:
             if name not in CodeBuildResponse.__dict__:
                 setattr(CodeBuildResponse, name, getattr(codebuild_responses.CodeBuildEmulatedResponses, name))
         CodeBuildResponse.emulated_backend = codebuild_responses.CodeBuildEmulatedResponses.emulated_backend
+    for name in codebuild_responses.BUILD_OPERATIONS:
+        setattr(CodeBuildResponse, name, getattr(codebuild_responses.CodeBuildBuildResponses, name))
+    _installed.append("codebuild-builds")
+    for name in codepipeline.RUN_OPERATIONS:
+        setattr(CodePipelineResponse, name, getattr(codepipeline.CodePipelineEmulatedResponses, name))
+    _installed.append("codepipeline-runs")
     if not moto_ships("codepipeline-state"):
         for name in codepipeline.OPERATIONS:
             setattr(CodePipelineResponse, name, getattr(codepipeline.CodePipelineEmulatedResponses, name))

