@@ -4,7 +4,9 @@ Starts the sandbox (seeded with the example accounts, clusters, state bucket and
 token parameter), then runs the notebooks headlessly through ``runbook run``:
 00 and 01 once (preflight, common resources), then 02, 03 and 04 for every
 application in parallel (render, validate, plan, apply, checks), and prints where
-the report is. The sandbox is stopped at the end unless KEEP_SANDBOX=1.
+the report is. Then, for every application, the first pull request (its image build)
+and the first merge (the first stage's pipeline, through Deploy) run in the sandbox
+(``runbook pipeline``). The sandbox is stopped at the end unless KEEP_SANDBOX=1.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ def run() -> int:
         console.rule("run the notebooks for every example application (runbook run)")
         code = cli_main(["run", "--org", "parameters/org.yaml", "--apps", "parameters/apps", "--target", "sandbox",
                          "--jobs", "2", "--out", str(root / "runs")])
+        if code == 0:
+            for app in sorted((root / "parameters" / "apps").glob("*.yaml")):
+                for action in ("pull-request", "merge"):
+                    console.rule(f"{app.stem}: the first {action.replace('-', ' ')} (runbook pipeline {action})")
+                    code = max(code, cli_main(["pipeline", action, "--org", "parameters/org.yaml", "--app",
+                                               str(app.relative_to(root)), "--target", "sandbox",
+                                               "--out", str(root / "build" / "pipeline")]))
     finally:
         if not keep:
             cli_main(["sandbox", "stop"])

@@ -41,6 +41,8 @@ PIPELINE_ROLE_SUFFIX = "-pipeline"      # cicd-pipeline names its role <pipeline
 ECR_POLICY_SUFFIX = "-ecr"              # ecr-project's managed policy <project>-ecr
 ECR_BASE_MIRROR_SUFFIX = "-base"        # ecr-repository's base image mirror
 IAM_POLICY_NAME_MAX = 128
+# The EKS access policy a deploy role gets: change workloads, no RBAC or cluster settings.
+EKS_DEPLOY_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 TAGS_PER_RESOURCE_MAX = 50              # AWS: at most 50 user tags on one resource
 # Tag keys the runbook sets itself: render/roots.py tags every resource of an
 # application's roots with application = <app name>. The parameter rules refuse
@@ -139,6 +141,10 @@ SLUG = _pattern(
     max_len=40,
 )
 
+KUBERNETES_NAMESPACE = _pattern(
+    r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?",
+    "is not a Kubernetes namespace (lowercase letters, digits and '-', 1-63, starting and ending alphanumeric)",
+)
 SSM_PARAMETER_NAME = _pattern(
     r"/[A-Za-z0-9_.\-/]+",
     "is not a fully qualified SSM parameter name (starts with '/', then letters, digits and "

@@ -40,6 +40,8 @@ class DeployTarget:
     cluster: str
     region: str
     provider_alias: str
+    access: str = "access_entry"          # DeployAccess value: how the role reaches Kubernetes
+    namespaces: tuple[str, ...] = ()      # access_entry: the namespaces it may change (empty: the cluster)
 
     @property
     def role_name(self) -> str:
@@ -63,7 +65,8 @@ def deploy_targets(org: Org) -> list[DeployTarget]:
     """Every declared cluster, in org.yaml order."""
     return [
         DeployTarget(name, account.id, cluster.name, cluster.region or org.region,
-                     provider_alias(org, name, cluster.region or org.region))
+                     provider_alias(org, name, cluster.region or org.region), cluster.deploy_access.value,
+                     tuple(cluster.deploy_namespaces))
         for name, account in org.accounts.workloads.items()
         for cluster in account.clusters
     ]

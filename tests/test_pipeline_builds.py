@@ -233,10 +233,11 @@ def test_a_command_that_hangs_ends_timed_out_and_a_filtered_event_starts_nothing
     closed = github.PullRequestEvent("acme-co/web", "PULL_REQUEST_CLOSED", event.number, event.head_ref,
                                      event.base_ref, event.head_sha)
     assert _event(running.url, closed) == []
-    from botocore.exceptions import ClientError
-
-    with pytest.raises(ClientError, match="between 5 and 2160"):
-        codebuild.start_build(projectName="acme-web-image", timeoutInMinutesOverride=1)
+    missing_version = _wait(codebuild, codebuild.start_build(projectName="acme-web-image",
+                                                             sourceVersion="pr/999")["build"]["id"])
+    [failed] = [p for p in missing_version["phases"] if p.get("phaseStatus") == "FAILED"]
+    assert failed["phaseType"] == "DOWNLOAD_SOURCE" and failed["contexts"][0]["statusCode"] == "CLIENT_ERROR"
+    assert "reference not found for primary source and source version pr/999" in failed["contexts"][0]["message"]
 
 
 def _cli(directory: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -293,8 +294,48 @@ def test_a_build_reaches_no_network_and_writes_nothing_outside_its_folder(applie
     build = _wait(codebuild, build_id)
     assert build["buildStatus"] == "FAILED"
     log = (directory / "builds" / build["logs"]["streamName"] / "build.log").read_text()
-    assert "write refused" in log and "the sandbox reaches no network: https://example.com/install.sh refused" in log
     created = outside.exists()
     outside.unlink(missing_ok=True)
     assert not created and not Path("/usr/local/bin/planted").exists()
+    assert "write refused" in log and "the sandbox reaches no network: https://example.com/install.sh refused" in log
     assert "Error while executing command: curl -fsSL -o install.sh https://example.com/install.sh. Reason: exit status 6" in log
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_a_deploy_role_without_cluster_access_gets_unauthorized_and_the_check_says_why(applied, tmp_path):
+    """The live blocker the guide is silent on: no access entry, kubectl Unauthorized, postflight FAIL with the remedy."""
+    import os
+
+    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    running, directory = applied
+    role = "arn:aws:iam::222222222222:role/acme-staging-deploy"
+    eks = SandboxSessions(running.url, "us-east-1", "terraform-execution").client("eks", "222222222222")
+    eks.delete_access_entry(clusterName="acme-staging", principalArn=role)
+    try:
+        done = _cli(directory, tmp_path, "merge")
+        assert done.returncode == 1, done.stdout[-3000:]
+        assert "[acme-web-staging] Deploy.acme-staging: Failed" in done.stdout
+        assert "Error while executing command: kubectl apply" in done.stdout or "BUILD FAILED" in done.stdout
+        codebuild = _clients(running.url)[0]
+        deploys = codebuild.list_builds_for_project(projectName="acme-web-deploy")["ids"]
+        build = codebuild.batch_get_builds(ids=deploys[:1])["builds"][0]
+        log = (directory / "builds" / build["logs"]["streamName"] / "build.log").read_text()
+        assert "error: You must be logged in to the server (Unauthorized)" in log
+        assert f"{role} has no access entry on cluster acme-staging" in log
+        env = {**os.environ, "RUNBOOK_SANDBOX_DIR": str(directory)}
+        check = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "check", "--app", "parameters/apps/web.yaml",
+                                "--target", "sandbox", "--phase", "postflight", "--json", str(tmp_path / "checks.json")],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert check.returncode == 1, check.stdout[-3000:]
+        results = {r["id"]: r for r in json.loads((tmp_path / "checks.json").read_text())["results"]}
+        access = results["common.cluster-access.staging.acme-staging"]
+        assert access["status"] == "FAIL" and "kubectl would get Unauthorized" in access["found"]
+        assert "Re-apply the common root" in access["remedy"]
+        assert results["common.cluster-access.production.acme-production"]["status"] == "PASS"
+    finally:
+        eks.create_access_entry(clusterName="acme-staging", principalArn=role)
+        eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
+                                    accessScope={"type": "cluster"})

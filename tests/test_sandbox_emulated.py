@@ -10,6 +10,7 @@ present, each value of the member's type (and enum). Errors must carry AWS's cod
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -413,10 +414,56 @@ def test_pipeline_state_speaks_the_service_model_before_and_after_a_run(aws, wir
         ("Source", ["Fetch"]), ("Build", ["Image"])]
     assert all("latestExecution" not in s for s in before["stageStates"])   # never run
     run = cp.start_pipeline_execution(name="stated")["pipelineExecutionId"]
+    for _ in range(100):   # the execution runs on the emulator's thread; an S3 source is not emulated
+        if cp.get_pipeline_execution(pipelineName="stated", pipelineExecutionId=run)[
+                "pipelineExecution"]["status"] != "InProgress":
+            break
+        time.sleep(0.1)
     cp.get_pipeline_state(name="stated")
     after = wire.check("codepipeline", "GetPipelineState")
-    assert [s["latestExecution"] for s in after["stageStates"]] == [
-        {"pipelineExecutionId": run, "status": "Succeeded"}] * 2   # moto runs no actions: done at once
+    assert after["stageStates"][0]["latestExecution"] == {"pipelineExecutionId": run, "status": "Failed"}
+    assert "latestExecution" not in after["stageStates"][1]   # a later stage never ran
+    fetch = after["stageStates"][0]["actionStates"][0]["latestExecution"]
+    assert fetch["status"] == "Failed" and "action provider S3 is not emulated by the sandbox" in fetch["summary"]
+    cp.list_action_executions(pipelineName="stated")
+    actions = wire.check("codepipeline", "ListActionExecutions")["actionExecutionDetails"]
+    assert [(a["stageName"], a["actionName"], a["status"]) for a in actions] == [("Source", "Fetch", "Failed")]
+
+
+# --- EKS access entries ----------------------------------------------------------------------
+
+def test_access_entries_speak_the_service_model_and_keep_aws_rules(aws, wire):
+    eks = client(aws, wire, "eks", "222222222222")
+    role = "arn:aws:iam::222222222222:role/acme-staging-deploy"
+    policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+    eks.create_access_entry(clusterName="acme-staging", principalArn=role)
+    wire.check("eks", "CreateAccessEntry")
+    eks.describe_access_entry(clusterName="acme-staging", principalArn=role)
+    assert wire.check("eks", "DescribeAccessEntry")["accessEntry"]["principalArn"] == role
+    eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=policy,
+                                accessScope={"type": "namespace", "namespaces": ["web"]})
+    wire.check("eks", "AssociateAccessPolicy")
+    eks.list_associated_access_policies(clusterName="acme-staging", principalArn=role)
+    [associated] = wire.check("eks", "ListAssociatedAccessPolicies")["associatedAccessPolicies"]
+    assert associated["accessScope"] == {"type": "namespace", "namespaces": ["web"]}
+    eks.list_access_entries(clusterName="acme-staging")
+    assert wire.check("eks", "ListAccessEntries")["accessEntries"] == [role]
+    with pytest.raises(ClientError) as twice:
+        eks.create_access_entry(clusterName="acme-staging", principalArn=role)
+    assert code(twice) == "ResourceInUseException"
+    with pytest.raises(ClientError) as not_eks:
+        eks.associate_access_policy(clusterName="acme-staging", principalArn=role,
+                                    policyArn="arn:aws:iam::aws:policy/AdministratorAccess", accessScope={"type": "cluster"})
+    assert code(not_eks) == "InvalidParameterException"
+    with pytest.raises(ClientError) as no_cluster:
+        eks.create_access_entry(clusterName="no-such-cluster", principalArn=role)
+    assert code(no_cluster) == "ResourceNotFoundException" and "No cluster found for name: no-such-cluster" in str(
+        no_cluster.value)
+    eks.disassociate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=policy)
+    eks.delete_access_entry(clusterName="acme-staging", principalArn=role)
+    with pytest.raises(ClientError) as gone:
+        eks.describe_access_entry(clusterName="acme-staging", principalArn=role)
+    assert code(gone) == "ResourceNotFoundException"
 
 
 def test_pipeline_state_of_a_missing_pipeline_is_pipeline_not_found(aws, wire):
@@ -452,3 +499,22 @@ def test_moto_lacks_codebuild_webhooks_when_asked_in_process():
 
 def test_the_provider_endpoints_name_codestar_connections():
     assert "codestarconnections" in SERVICES
+
+
+def test_a_build_of_a_missing_repository_fails_in_download_source_and_speaks_the_service_model(aws, wire):
+    codebuild = client(aws, wire, "codebuild")
+    make_project(codebuild, "shape-of-builds")
+    build_id = codebuild.start_build(projectName="shape-of-builds")["build"]["id"]
+    wire.check("codebuild", "StartBuild")
+    for _ in range(200):
+        build = codebuild.batch_get_builds(ids=[build_id, "shape-of-builds:no-such-build"])
+        if build["builds"][0]["buildComplete"]:
+            break
+        time.sleep(0.1)
+    data = wire.check("codebuild", "BatchGetBuilds")
+    assert data["buildsNotFound"] == ["shape-of-builds:no-such-build"]
+    [failed] = [p for p in data["builds"][0]["phases"] if p.get("phaseStatus") == "FAILED"]
+    assert data["builds"][0]["buildStatus"] == "FAILED" and failed["contexts"][0]["statusCode"] == "CLIENT_ERROR"
+    assert failed["phaseType"] in ("DOWNLOAD_SOURCE", "PROVISIONING")   # PROVISIONING when bubblewrap is missing
+    codebuild.list_builds_for_project(projectName="shape-of-builds")
+    assert wire.check("codebuild", "ListBuildsForProject")["ids"] == [build_id]

@@ -25,6 +25,13 @@ class Context:
         return self.clients.client(service, account_id or self.ops, region)
 
 
+def clusters_of(ctx: Context) -> list:
+    """The deploy targets the checks look at: the app's clusters, or every declared cluster without an app."""
+    from ..resolved import deploy_targets, resolve
+
+    return list(resolve(ctx.org, ctx.app).deploy_targets) if ctx.app else deploy_targets(ctx.org)
+
+
 def result(check_id: str, ok: bool, resource: str, expected: str, found: str, remedy: str, link: str = "",
            *, warn: bool = False) -> CheckResult:
     status = Status.PASS if ok else (Status.WARN if warn else Status.FAIL)

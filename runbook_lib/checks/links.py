@@ -11,6 +11,7 @@ S3_BLOCK_PUBLIC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-
 S3_VERSIONING = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html"
 S3_ENCRYPTION = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-bucket-encryption.html"
 IAM_ROLES = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles.html"
+EKS_ACCESS_ENTRIES = "https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html"
 EKS_CLUSTERS = "https://docs.aws.amazon.com/eks/latest/userguide/clusters.html"
 SSM_PARAMETERS = "https://docs.aws.amazon.com/systems-manager/latest/userguide/systems-manager-parameter-store.html"
 REGIONS = "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 
-from ..resolved import connection_parameter, deploy_targets, resolve
+from ..naming import EKS_DEPLOY_ACCESS_POLICY
+from ..resolved import connection_parameter, resolve
 from . import links
-from .base import AWS_ERRORS, Context, error_code, result, unreachable
+from .base import AWS_ERRORS, Context, clusters_of, error_code, result, unreachable
 from .result import CheckResult, Status
 from .sessions import CredentialsError
 
@@ -146,7 +147,7 @@ def _principals(statement: dict) -> set[str]:
 
 
 def check_deploy_roles(ctx: Context) -> list[CheckResult]:
-    targets = resolve(ctx.org, ctx.app).deploy_targets if ctx.app else deploy_targets(ctx.org)
+    targets = clusters_of(ctx)
     ops_root = f"arn:aws:iam::{ctx.ops}:root"
     out = []
     for t in targets:
@@ -183,6 +184,60 @@ def check_deploy_roles(ctx: Context) -> list[CheckResult]:
             problems.append("a trust statement has no cluster principal-tag condition (anyone it names may deploy)")
         out.append(result(check_id, not problems, resource, expected, "; ".join(problems) or "as expected",
                           "Re-apply the common root so the deploy-role module restores it.", links.IAM_ROLES))
+    return out
+
+
+def aws_auth_mapping(role_arn: str) -> str:
+    """The aws-auth ConfigMap entry that gives a deploy role the cluster (for clusters managed that way)."""
+    return (f"mapRoles: - rolearn: {role_arn} / username: deploy / groups: [a group bound to the edit "
+            "ClusterRole in the application's namespaces]")
+
+
+def check_cluster_access(ctx: Context) -> list[CheckResult]:
+    """Can the deploy role reach each cluster's Kubernetes API? thoughtbot's deploy-role grants only DescribeCluster."""
+    targets = clusters_of(ctx)
+    out = []
+    for t in targets:
+        check_id = f"common.cluster-access.{t.account_name}.{t.cluster}"
+        resource = f"eks access entries of {t.cluster} in {t.account_name} ({t.account_id}, {t.region})"
+        scope = f"namespaces {', '.join(t.namespaces)}" if t.namespaces else "the cluster"
+        expected = f"{t.role_name}: an access entry with {EKS_DEPLOY_ACCESS_POLICY.rsplit('/', 1)[1]} on {scope}"
+        eks = ctx.client("eks", t.account_id, t.region)
+        try:
+            principals = eks.list_access_entries(clusterName=t.cluster)["accessEntries"]
+        except ERRORS as exc:
+            if error_code(exc) == "InvalidRequestException":   # the cluster's authentication mode is CONFIG_MAP
+                out.append(result(check_id, t.access != "access_entry", resource, expected,
+                                  f"access entries are off on this cluster: {exc}",
+                                  f"aws eks update-cluster-config --name {t.cluster} --region {t.region} --access-config "
+                                  "authenticationMode=API_AND_CONFIG_MAP, then re-apply the common root.",
+                                  links.EKS_ACCESS_ENTRIES, warn=True))
+            else:
+                out.append(unreachable(check_id, resource, expected, exc))
+            continue
+        if t.role_arn not in principals:
+            if t.access == "access_entry":
+                out.append(result(check_id, False, resource, expected, "no access entry for the deploy role: the "
+                                  "deploy's kubectl would get Unauthorized",
+                                  "Re-apply the common root; it creates the access entry.", links.EKS_ACCESS_ENTRIES))
+            else:
+                out.append(result(check_id, False, resource, expected, f"no access entry (deploy_access: {t.access}; "
+                                  "an aws-auth mapping cannot be read from AWS)",
+                                  f"Make sure the cluster maps the role: {aws_auth_mapping(t.role_arn)}",
+                                  links.EKS_ACCESS_ENTRIES, warn=True))
+            continue
+        policies = eks.list_associated_access_policies(clusterName=t.cluster, principalArn=t.role_arn)[
+            "associatedAccessPolicies"]
+        wanted = {"type": "namespace", "namespaces": sorted(t.namespaces)} if t.namespaces else {"type": "cluster"}
+        found = [p for p in policies if p["policyArn"] == EKS_DEPLOY_ACCESS_POLICY]
+        scopes = [{"type": p["accessScope"]["type"], **({"namespaces": sorted(p["accessScope"].get("namespaces", []))}
+                                                         if p["accessScope"]["type"] == "namespace" else {})}
+                  for p in found]
+        ok = wanted in scopes
+        out.append(result(check_id, ok, resource, expected,
+                          "as expected" if ok else f"policies: {[p['policyArn'].rsplit('/', 1)[1] for p in policies]}, "
+                                                   f"scopes: {scopes}",
+                          "Re-apply the common root; it associates the access policy.", links.EKS_ACCESS_ENTRIES))
     return out
 
 
@@ -381,7 +436,7 @@ def check_pipelines(ctx: Context) -> list[CheckResult]:
     return out
 
 
-COMMON = (check_artifact_bucket, check_connection, check_source_credential, check_deploy_roles)
+COMMON = (check_artifact_bucket, check_connection, check_source_credential, check_deploy_roles, check_cluster_access)
 CI = (check_ecr, check_ci_projects)
 CD = (check_deploy_project, check_pipelines)
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 from ..catalog import AWS_PROVIDER_VERSION
 from ..errors import TerraformError
-from ..resolved import deploy_targets, resolve
 from ..terraform.binary import MIRROR_ENV
 from . import links
-from .base import AWS_ERRORS, Context, error_code, result, unreachable
+from .base import AWS_ERRORS, Context, clusters_of, error_code, result, unreachable
 from .result import CheckResult, Status
 from .sessions import CredentialsError
 
@@ -142,7 +141,7 @@ def check_state_bucket(ctx: Context) -> list[CheckResult]:
 
 
 def check_clusters(ctx: Context) -> list[CheckResult]:
-    targets = resolve(ctx.org, ctx.app).deploy_targets if ctx.app else deploy_targets(ctx.org)
+    targets = clusters_of(ctx)
     out = []
     for t in targets:
         check_id = f"pre.cluster.{t.account_name}.{t.cluster}"

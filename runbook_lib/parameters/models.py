@@ -29,6 +29,7 @@ def _ruled(rule: naming.Rule):
 AccountId = Annotated[str, Field(strict=True), _ruled(naming.ACCOUNT_ID)]
 Region = Annotated[str, _ruled(naming.REGION)]
 Slug = Annotated[str, _ruled(naming.SLUG)]
+KubernetesNamespace = Annotated[str, _ruled(naming.KUBERNETES_NAMESPACE)]
 BucketName = Annotated[str, _ruled(naming.S3_BUCKET)]
 GitHubRepository = Annotated[str, _ruled(naming.GITHUB_REPOSITORY)]
 GitHubOwner = Annotated[str, _ruled(naming.GITHUB_OWNER)]
@@ -66,9 +67,25 @@ class Account(_Strict):
     id: AccountId = Field(title="Account id", description="The 12-digit AWS account id, quoted in YAML.")
 
 
+class DeployAccess(str, Enum):
+    """How the cluster's deploy role reaches the Kubernetes API (thoughtbot's deploy-role grants only DescribeCluster)."""
+
+    access_entry = "access_entry"            # the common root creates an EKS access entry and its access policy
+    aws_auth = "aws_auth"                    # you map the role in the aws-auth ConfigMap yourself
+    managed_elsewhere = "managed_elsewhere"  # another tool grants it; the runbook only checks what it can see
+
+
 class Cluster(_Strict):
     name: ClusterName = Field(title="EKS cluster", description="Name of an EKS cluster in this account.")
     region: Region | None = Field(None, title="Cluster region", description="Defaults to the organization's region.")
+    deploy_access: DeployAccess = Field(
+        DeployAccess.access_entry, title="Deploy access",
+        description="How the deploy role reaches Kubernetes: access_entry (rendered: an EKS access entry with the "
+                    "AmazonEKSEditPolicy; the cluster's authentication mode must be API or API_AND_CONFIG_MAP), "
+                    "aws_auth or managed_elsewhere (you grant it; the runbook shows the mapping).")
+    deploy_namespaces: list[KubernetesNamespace] = Field(
+        default_factory=list, title="Deploy namespaces",
+        description="access_entry only: the namespaces the deploy role may change; empty: the whole cluster.")
 
 
 class WorkloadAccount(Account):

@@ -119,6 +119,7 @@ def common_root(target, org: Org) -> RootModule:
             Attr("deployment_account_ids", [org.accounts.operations.id]),
             Attr("tags", Expr("local.tags")),
         ]))
+        main += _cluster_access(dt)
     outputs = [
         ("artifact_bucket_name", "S3 bucket for pipeline artifacts.", Expr("module.artifact_bucket.name")),
         ("artifact_bucket_arn", "ARN of the artifact bucket.", Expr("module.artifact_bucket.arn")),
@@ -133,6 +134,28 @@ def common_root(target, org: Org) -> RootModule:
         ProviderAccount(alias, account_id, region) for alias, account_id, region in workload_providers(org)
     ]
     return _root(target, org, "cicd-common", main, outputs, accounts)
+
+
+def _cluster_access(dt) -> list[Item]:
+    """The deploy role's way into the cluster's Kubernetes API (access_entry), which the deploy-role module lacks."""
+    if dt.access != "access_entry":
+        return [Comment(f"{dt.cluster}: the deploy role's Kubernetes access is {dt.access} (granted outside this root; "
+                        "see README, cluster access)")]
+    scope: list[Item] = [Attr("type", "namespace"), Attr("namespaces", list(dt.namespaces))] if dt.namespaces \
+        else [Attr("type", "cluster")]
+    provider = Attr("provider", Expr(f"aws.{dt.provider_alias}"))
+    return [
+        Comment(f"{dt.cluster}: without an access entry, kubectl in the deploy build gets Unauthorized"),
+        Block("resource", ("aws_eks_access_entry", dt.module_name), [
+            provider, Attr("cluster_name", dt.cluster), Attr("principal_arn", Expr(f"module.{dt.module_name}.arn")),
+            Attr("type", "STANDARD"), Attr("tags", Expr("local.tags")),
+        ]),
+        Block("resource", ("aws_eks_access_policy_association", dt.module_name), [
+            provider, Attr("cluster_name", dt.cluster),
+            Attr("principal_arn", Expr(f"aws_eks_access_entry.{dt.module_name}.principal_arn")),
+            Attr("policy_arn", naming.EKS_DEPLOY_ACCESS_POLICY), Block("access_scope", (), scope),
+        ]),
+    ]
 
 
 def ci_root(target, app: ResolvedApp) -> RootModule:

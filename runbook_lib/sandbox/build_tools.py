@@ -242,8 +242,41 @@ def _kubectl(args: list[str]) -> int:
         context = (yaml.safe_load(kubeconfig.read_text()) or {}).get("current-context", "?")
     _say("kubectl", f"{objects} object(s) read and checked (apiVersion, kind, metadata.name); images: "
                     f"{', '.join(sorted(images)) or 'none'}")
+    denied = _cluster_access_denied(context)
+    if denied:
+        print("error: You must be logged in to the server (Unauthorized)", file=sys.stderr, flush=True)
+        _say("kubectl", denied)
+        return 1
     _say("kubectl", f"NOT_EMULATED: applied to the cluster of context {context}: the sandbox has no Kubernetes API")
     return 0
+
+
+def _cluster_access_denied(context: str) -> str | None:
+    """Why the caller could not reach the cluster's Kubernetes API, read from the emulated EKS; None when it can.
+
+    The sandbox knows access entries only (an aws-auth ConfigMap lives inside Kubernetes, which it does not have).
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    match = re.fullmatch(r"arn:aws[a-z-]*:eks:([a-z0-9-]+):(\d{12}):cluster/(.+)", context)
+    if not match:
+        return f"the kubeconfig's context {context!r} names no EKS cluster (run aws eks update-kubeconfig first)"
+    region, _account, cluster = match.groups()
+    config = Config(proxies={}, retries={"max_attempts": 3})
+    try:
+        caller = boto3.client("sts", region_name=region, config=config).get_caller_identity()["Arn"]
+        entries = boto3.client("eks", region_name=region, config=config).list_access_entries(
+            clusterName=cluster)["accessEntries"]
+    except (BotoCoreError, ClientError) as exc:
+        return f"could not read the cluster's access entries: {exc}"
+    assumed = re.fullmatch(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", caller)
+    principal = f"arn:{assumed.group(1)}:iam::{assumed.group(2)}:role/{assumed.group(3)}" if assumed else caller
+    if principal in entries:
+        return None
+    return (f"{principal} has no access entry on cluster {cluster}: EKS maps it to no Kubernetes user "
+            "(the deploy role needs an access entry, deploy_access: access_entry)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,8 @@ STAND_INS = {
     "codepipeline-state": "CodePipeline GetPipelineState (stage states; moto runs no actions)",
     "codebuild-builds": "CodeBuild StartBuild, BatchGetBuilds, StopBuild: builds run for real (docker is a stand-in)",
     "codepipeline-runs": "CodePipeline StartPipelineExecution, ListActionExecutions: executions run their actions",
+    "eks-access-entries": "EKS access entries and access policies (Create/Describe/Delete/ListAccessEntries, "
+                          "Associate/Disassociate/ListAssociatedAccessPolicies)",
 }
 _CONNECTIONS_MODULE = "moto.codestarconnections"
 _CONNECTIONS_URL = ("codestar-connections", re.compile(r"https?://codestar-connections\.(.+)\.amazonaws\.com"))
@@ -56,6 +58,9 @@ def moto_ships(feature: str) -> bool:
 
     if feature in ("codebuild-builds", "codepipeline-runs"):
         return False   # moto records builds and executions but never runs one
+    if feature == "eks-access-entries":
+        spec = importlib.util.find_spec("moto.eks.responses")
+        return "def create_access_entry" in Path(spec.origin).read_text()
     if feature == "codestar-connections":
         return (Path(moto.__file__).parent / "codestarconnections").is_dir()
     module, operation = {"codebuild-source-credentials": ("codebuild", "def import_source_credentials"),
@@ -74,7 +79,7 @@ def install() -> list[str]:
     from moto.codepipeline.responses import CodePipelineResponse
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    from . import codepipeline, codestarconnections, handshake
+    from . import codepipeline, codestarconnections, eks_access, handshake
     from .codebuild import responses as codebuild_responses
 
     if not moto_ships("codestar-connections"):
@@ -93,6 +98,9 @@ def install() -> list[str]:
     for name in codebuild_responses.BUILD_OPERATIONS:
         setattr(CodeBuildResponse, name, getattr(codebuild_responses.CodeBuildBuildResponses, name))
     _installed.append("codebuild-builds")
+    if not moto_ships("eks-access-entries"):
+        eks_access.install()
+        _installed.append("eks-access-entries")
     for name in codepipeline.RUN_OPERATIONS:
         setattr(CodePipelineResponse, name, getattr(codepipeline.CodePipelineEmulatedResponses, name))
     _installed.append("codepipeline-runs")

@@ -35,7 +35,7 @@ class CodePipelineEmulatedResponses:
                     state["latestExecution"] = {"status": ran[-1]["status"],
                                                 "summary": result.get("externalExecutionSummary", ""),
                                                 "externalExecutionId": result.get("externalExecutionId", ""),
-                                                "lastStatusChange": ran[-1]["lastUpdateTime"].isoformat()}
+                                                "lastStatusChange": ran[-1]["lastUpdateTime"].timestamp()}
                 actions.append(state)
             state = {"stageName": stage["name"], "inboundTransitionState": {"enabled": True}, "actionStates": actions}
             if newest is not None and (run is None or stage["name"] in run.stages):
@@ -65,8 +65,8 @@ class CodePipelineEmulatedResponses:
             if run is None or (wanted and execution_id != wanted):
                 continue
             for action in reversed(run.actions):
-                details.append({**action, "startTime": action["startTime"].isoformat(),
-                                "lastUpdateTime": action["lastUpdateTime"].isoformat()})
+                details.append({**action, "startTime": action["startTime"].timestamp(),
+                                "lastUpdateTime": action["lastUpdateTime"].timestamp()})
         return json.dumps({"actionExecutionDetails": details})
 
 

@@ -62,8 +62,9 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _stamp(moment: datetime.datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _stamp(moment: datetime.datetime) -> float:
+    """A timestamp as AWS's JSON protocol carries it: seconds since the epoch."""
+    return round(moment.timestamp(), 3)
 
 
 class BuildError(Exception):
@@ -124,8 +125,7 @@ class Build:
             return
         phase = self.record["phases"][-1]
         end = _now()
-        phase.update(phaseStatus=status, endTime=_stamp(end), durationInSeconds=int(
-            (end - datetime.datetime.fromisoformat(phase["startTime"].replace("Z", "+00:00"))).total_seconds()))
+        phase.update(phaseStatus=status, endTime=_stamp(end), durationInSeconds=int(end.timestamp() - phase["startTime"]))
         if context:
             phase["contexts"] = [{"statusCode": context[0], "message": context[1]}]
 

@@ -84,4 +84,16 @@ class CodeBuildBuildResponses:
         return ActionResult({"build": found[0]})
 
 
-BUILD_OPERATIONS = ("start_build", "batch_get_builds", "stop_build")
+    def list_builds_for_project(self) -> ActionResult:
+        """Newest first unless sortOrder is ASCENDING, as on AWS (moto lists them oldest first)."""
+        from .exceptions import ResourceNotFoundException
+
+        name = self._get_param("projectName")
+        if name not in self.codebuild_backend.codebuild_projects:
+            raise ResourceNotFoundException(f"The provided project arn:aws:codebuild:{self.region}:"
+                                            f"{self.current_account}:project/{name} does not exist")
+        ids = list(self.codebuild_backend.build_history.get(name, []))
+        return ActionResult({"ids": ids if self._get_param("sortOrder") == "ASCENDING" else ids[::-1]})
+
+
+BUILD_OPERATIONS = ("start_build", "batch_get_builds", "stop_build", "list_builds_for_project")
