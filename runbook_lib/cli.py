@@ -166,6 +166,12 @@ def cmd_pipeline(args) -> int:
         raise RunbookError(f"`runbook pipeline {args.action}` needs --app (the application whose pipeline to run)")
     if args.limit <= 0:
         raise RunbookError(f"--limit {args.limit}: must be a number of seconds above 0")
+    from . import sandbox
+
+    running = sandbox.status() if args.target == Target.sandbox.value else None
+    if args.target == Target.sandbox.value and running is None:   # before anything is written
+        raise RunbookError("the sandbox is not running: start it and apply the application first "
+                           f"(runbook apply --org {args.org} --app {args.app} --target sandbox)")
     _engine(args, org, app).render(force=False)
     if args.target == Target.live.value:
         console.print("On live the runbook does not push to your repositories. Put the image buildspec in place:")
@@ -174,14 +180,9 @@ def cmd_pipeline(args) -> int:
         console.print("The image project's webhook then starts a build for the pull request; merging it into a "
                       "stage's branch starts that stage's pipeline.")
         return EXIT_OK
-    from . import sandbox
     from .resolved import resolve
     from .sandbox.clients import SandboxSessions
 
-    running = sandbox.status()
-    if running is None:
-        raise RunbookError("the sandbox is not running: start it and apply the application first "
-                           f"(runbook apply --org {args.org} --app {args.app} --target sandbox)")
     sessions = SandboxSessions(running.url, org.region, org.terraform_role_name)
     account = org.accounts.operations.id
     if args.action == "merge":

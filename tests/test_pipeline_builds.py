@@ -103,6 +103,23 @@ def test_the_docker_stand_in_refuses_a_missing_dockerfile_and_a_push_without_log
     assert "is not an ECR registry" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, words", [
+    (["pipeline", "merge"], "needs --app"),
+    (["pipeline", "pull-request", "--app", "parameters/apps/web.yaml", "--limit", "-5"], "--limit -5.0: must be"),
+    (["pipeline", "pull-request", "--app", "parameters/apps/web.yaml"], "the sandbox is not running"),
+], ids=["no-app", "negative-limit", "no-sandbox"])
+def test_pipeline_refuses_bad_input_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, args, words):
+    from runbook_lib import cli
+
+    monkeypatch.setenv("RUNBOOK_SANDBOX_DIR", str(tmp_path / "no-sandbox"))
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    assert cli.main([*args, "--out", str(out)]) == cli.EXIT_ERROR
+    error = capsys.readouterr().err
+    assert words in error and "Traceback" not in error
+    assert not out.exists()
+
+
 # -- real builds in the sandbox -----------------------------------------------------------------------------
 
 
@@ -197,7 +214,10 @@ def _seeded(directory: Path) -> None:
     ("version: 0.1\nphases: {}\n", "DOWNLOAD_SOURCE", "YAML_FILE_ERROR", "version '0.1' is not supported"),
     ("version: 0.2\nphases:\n  pre_build:\n    commands: [\"false\"]\n  build:\n    commands: [\"echo never\"]\n",
      "PRE_BUILD", "COMMAND_EXECUTION_ERROR", "Error while executing command: false. Reason: exit status 1"),
-], ids=["not-yaml", "version-0.1", "pre-build-fails"])
+    ("version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /cicd/github-token\nphases:\n  build:\n"
+     "    commands: [\"echo token=$TOKEN\", \"exit 3\"]\n",
+     "BUILD", "COMMAND_EXECUTION_ERROR", "Error while executing command: exit 3. Reason: exit status 3"),
+], ids=["not-yaml", "version-0.1", "pre-build-fails", "secret-masked"])
 def test_a_broken_buildspec_fails_in_the_phase_aws_fails_it(applied, buildspec, phase, code, words):
     running, directory = applied
     _seeded(directory)
@@ -211,10 +231,20 @@ def test_a_broken_buildspec_fails_in_the_phase_aws_fails_it(applied, buildspec, 
     assert failed["phaseType"] == phase and failed["contexts"][0]["statusCode"] == code
     assert words in failed["contexts"][0]["message"]
     types = [p["phaseType"] for p in build["phases"]]
-    assert "BUILD" not in types[types.index(phase) + 1:]   # nothing after a failed early phase but FINALIZING
+    if phase != "BUILD":
+        assert "BUILD" not in types[types.index(phase) + 1:]   # nothing after a failed early phase but FINALIZING
+    else:
+        assert types[types.index("BUILD") + 1] == "POST_BUILD"   # a failed BUILD still runs POST_BUILD
     messages = [e["message"] for e in logs.get_log_events(logGroupName="/aws/codebuild/acme-web-image",
                                                            logStreamName=build["logs"]["streamName"])["events"]]
     assert "never" not in "\n".join(messages)
+    if "TOKEN" in buildspec:
+        from runbook_lib.sandbox.clients import SandboxSessions
+
+        token = SandboxSessions(running.url, "us-east-1", "terraform-execution").client("ssm", OPS).get_parameter(
+            Name="/cicd/github-token", WithDecryption=True)["Parameter"]["Value"]
+        assert "token=***" in messages and token not in "\n".join(messages)
+        assert token not in (directory / "builds" / build["logs"]["streamName"] / "build.log").read_text()
 
 
 @needs_terraform()

@@ -361,33 +361,37 @@ class Build:
 
     def _run_phases(self, spec: dict, env: dict[str, str], source_dir: Path) -> str:
         phases = spec.get("phases") or {}
-        shell = subprocess.Popen([*confined(self.folder), "bash", "--noprofile", "--norc"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, cwd=source_dir, env=env, start_new_session=True,
-                                 text=True)
+        self.env, self.source_dir = env, source_dir
+        self.shell = self._spawn()
         status = "SUCCEEDED"
         try:
             for key, phase in BUILDSPEC_KEYS.items():
                 self._phase(phase)
                 if phase == "POST_BUILD" and status == "FAILED":
-                    self._send(shell, "export CODEBUILD_BUILD_SUCCEEDING=0")
-                outcome = self._commands(shell, phase, (phases.get(key) or {}).get("commands") or [])
+                    self._send("export CODEBUILD_BUILD_SUCCEEDING=0")
+                outcome = self._commands(phase, (phases.get(key) or {}).get("commands") or [])
                 if outcome != "SUCCEEDED":
                     status = outcome
                     if outcome in ("TIMED_OUT", "STOPPED") or phase in ("INSTALL", "PRE_BUILD"):
                         return status   # straight to FINALIZING; after a failed BUILD, POST_BUILD still runs
             return status
         finally:
-            if shell.poll() is None:
-                os.killpg(shell.pid, signal.SIGKILL)
-            shell.wait()
+            if self.shell.poll() is None:
+                os.killpg(self.shell.pid, signal.SIGKILL)
+            self.shell.wait()
 
-    def _commands(self, shell: subprocess.Popen, phase: str, commands: list) -> str:
+    def _spawn(self) -> subprocess.Popen:
+        """The build's bash, inside bubblewrap; a new one when a command ended the last (``exit``)."""
+        return subprocess.Popen([*confined(self.folder), "bash", "--noprofile", "--norc"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.source_dir, env=self.env,
+                                start_new_session=True, text=True)
+
+    def _commands(self, phase: str, commands: list) -> str:
         """Run one phase's commands; the phase's outcome (SUCCEEDED, FAILED, TIMED_OUT, STOPPED)."""
         for command in commands:
             first = str(command).splitlines()[0][:200] if str(command).strip() else ""
             self.log([f"[Container] Running command {first}"])
-            code = self._send(shell, str(command))
+            code = self._send(str(command))
             if code == 0:
                 continue
             outcome = {-1: "TIMED_OUT", -2: "STOPPED"}.get(code, "FAILED")
@@ -400,11 +404,16 @@ class Build:
         self.log([f"[Container] Phase complete: {phase} State: SUCCEEDED"])
         return "SUCCEEDED"
 
-    def _send(self, shell: subprocess.Popen, command: str) -> int:
+    def _send(self, command: str) -> int:
         """Run ``command`` in the build's shell; its output goes to the log. Returns its exit status.
 
         -1: the build's time ran out; -2: the build was stopped.
         """
+        if self.shell.poll() is not None:   # an earlier command ran exit: its variables are gone with it
+            self.shell.wait()
+            self.shell = self._spawn()
+            self.unread = b""
+        shell = self.shell
         marker = f"@@runbook-done-{uuid.uuid4().hex}"
         script = self.folder / "command.sh"
         script.write_text(command + "\n")
