@@ -369,3 +369,46 @@ def test_a_deploy_role_without_cluster_access_gets_unauthorized_and_the_check_sa
         eks.create_access_entry(clusterName="acme-staging", principalArn=role)
         eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
                                     accessScope={"type": "cluster"})
+
+
+@pytest.mark.sandbox
+def test_stopping_the_sandbox_ends_a_running_build_and_everything_it_started(tmp_path):
+    """A build that hangs, then `sandbox stop`: no process of the build is left behind."""
+    import shutil
+
+    import psutil
+
+    from runbook_lib.sandbox import server
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    if shutil.which("bwrap") is None:
+        missing("bubblewrap (bwrap), which sandbox builds run in")
+    directory = tmp_path / "sandbox"
+    running = server.start(directory=directory)
+    marker = f"sleep {600 + time.time_ns() % 1000}"   # a command line no other process has
+    try:
+        sessions = SandboxSessions(running.url, "us-east-1", "terraform-execution")
+        role = sessions.client("iam", OPS).create_role(RoleName="hang", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "codebuild.amazonaws.com"}}]}))["Role"]
+        codebuild = sessions.client("codebuild", OPS)
+        codebuild.create_project(name="hang", source={"type": "GITHUB", "location": "https://github.com/acme-co/hang.git"},
+                                 artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role["Arn"],
+                                 environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:5.0",
+                                              "computeType": "BUILD_GENERAL1_SMALL"})
+        github.create(directory, "acme-co/hang", {"buildspec.yml": f"version: 0.2\nphases:\n  build:\n    commands: [\"{marker}\"]\n"})
+        build_id = codebuild.start_build(projectName="hang")["build"]["id"]
+        deadline = time.monotonic() + 60
+        while codebuild.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"] != "BUILD":
+            assert time.monotonic() < deadline, "the build never reached BUILD"
+            time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while not any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
+            assert time.monotonic() < deadline, "the build's command never started"
+            time.sleep(0.2)
+    finally:
+        server.stop(directory)
+    deadline = time.monotonic() + 10
+    while any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
+        assert time.monotonic() < deadline, f"{marker!r} outlived the sandbox"
+        time.sleep(0.2)

@@ -256,6 +256,9 @@ def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None,
 
 
 def _exit(_signum: int, _frame: Any) -> None:
+    from .emulated.codebuild import builds
+
+    builds.stop_all()   # a running build's processes end with the emulator
     sys.exit(0)
 
 

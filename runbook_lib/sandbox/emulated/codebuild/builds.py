@@ -453,14 +453,15 @@ BWRAP = "bwrap"
 
 def confined(folder: Path) -> list[str]:
     """The bubblewrap command that keeps a build's writes in ``folder``: the machine read-only, /tmp its own,
-    /usr/local/bin the build's own (where an install phase puts its tools)."""
+    /usr/local/bin the build's own (where an install phase puts its tools), and its own process namespace,
+    so that every process the build starts ends with it (time limit, StopBuild, the emulator stopping)."""
     bwrap = shutil.which(BWRAP)
     if bwrap is None:
         raise BuildError("CLIENT_ERROR", "bubblewrap (bwrap) is not installed: the sandbox runs a build only inside "
                          "it, so that the build writes nothing outside its folder (apt-get install bubblewrap)")
     return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--bind", str(folder), str(folder), "--bind", str(folder / "usr-local-bin"), "/usr/local/bin",
-            "--die-with-parent", "--new-session", "--chdir", str(folder / "src")]
+            "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(folder / "src")]
 
 
 def _assume(backend: Any, role_arn: str, session: str) -> dict[str, str]:
@@ -494,6 +495,18 @@ def stop(build_id: str) -> bool:
         return False
     build.stopped = True
     return True
+
+
+def stop_all() -> None:
+    """Kill every running build's shell (the emulator is stopping): nothing a build started outlives it."""
+    for build in list(_running.values()):
+        build.stopped = True
+        shell = getattr(build, "shell", None)
+        if shell is not None and shell.poll() is None:
+            try:
+                os.killpg(shell.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def start(backend: Any, project_name: str, source_version: str | None, overrides: list[dict] | None = None,
