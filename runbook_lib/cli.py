@@ -212,6 +212,8 @@ def cmd_pipeline(args) -> int:
         console.print(Text(f"build {view.id}: {view.status}" + (f" ({cause})" if cause else "")
                            + (f", source {view.source_version} at {view.resolved[:12]}" if view.resolved else "")))
         failed += view.status != "SUCCEEDED"
+        if view.status != "SUCCEEDED":
+            _explain(pipeline.diagnose(view.log_lines))
     if len(views) < len(run.build_ids) or any(not v.done for v in views):
         console.print(f"still running after {args.limit:.0f} s; the builds go on in the sandbox")
         return EXIT_FINDINGS
@@ -245,11 +247,31 @@ def _follow_merge(args, pipeline, resolved, running, sessions, account) -> int:
                     console.print(Text(f"[{name}] {action['stageName']}.{action['actionName']}: {action['status']}"
                                        + (f" ({summary})" if summary else "")))
 
-        execution, _ = pipeline.follow_execution(codepipeline, name, execution_id, show, limit=args.limit)
+        execution, actions = pipeline.follow_execution(codepipeline, name, execution_id, show, limit=args.limit)
         console.print(Text(f"pipeline {name} execution {execution_id}: {execution['status']}"
                            + (f" ({execution['statusSummary']})" if execution.get("statusSummary") else "")))
         failed += execution["status"] != "Succeeded"
+        for action in actions:
+            result = (action.get("output") or {}).get("executionResult", {})
+            if action["status"] != "Failed":
+                continue
+            lines = [result.get("externalExecutionSummary", "")]
+            build_id = result.get("externalExecutionId") or ""
+            if action["input"]["actionTypeId"].get("provider") == "CodeBuild" and ":" in build_id:
+                codebuild = sessions.client("codebuild", account)
+                found = codebuild.batch_get_builds(ids=[build_id])["builds"]
+                lines += pipeline.build_log(sessions.client("logs", account), found[0]) if found else []
+            _explain(pipeline.diagnose(lines))
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _explain(diagnosis) -> None:
+    if diagnosis is None:
+        console.print("cause: not one the runbook knows; read the log lines above")
+        return
+    cause, remedy = diagnosis
+    console.print(Text(f"cause: {cause}"))
+    console.print(Text(f"remedy: {remedy}"))
 
 
 def cmd_modules(args) -> int:

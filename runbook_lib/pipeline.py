@@ -190,6 +190,54 @@ def follow_execution(codepipeline, name: str, execution_id: str, on_change: Call
         time.sleep(poll)
 
 
+# What a failed build's log says, what it means, and what to do: (a regular expression on a line, the cause, the remedy).
+DIAGNOSES = (
+    (r"AccessDenied\) when calling the AssumeRole operation.*on resource: (\S+)",
+     "the deploy project's role may not assume {0}: its trust asks for the tag cluster.<cluster>.deploy=true "
+     "on the caller",
+     "re-apply the CD root (the deploy-project module tags its role for each cluster it deploys to), and check "
+     "the deploy role's trust in the common root"),
+    (r"You must be logged in to the server \(Unauthorized\)",
+     "the deploy role has no access to the cluster's Kubernetes API (thoughtbot's deploy-role grants only "
+     "eks:DescribeCluster)",
+     "set deploy_access: access_entry for the cluster in org.yaml and re-apply the common root, or map the role "
+     "in aws-auth"),
+    (r"login to (\S+) denied|no basic auth credentials for (\S+)",
+     "the image build could not log in to ECR {0}",
+     "check the image project's ECR permissions (ecr:GetAuthorizationToken) and the registry in the buildspec"),
+    (r"refused by ECR: RepositoryNotFoundException|RepositoryNotFoundException",
+     "the ECR repository the buildspec pushes to does not exist",
+     "check ecr_repository in the app's parameters and re-apply the CI root"),
+    (r"no matching artifact paths found",
+     "the manifests build wrote nothing where its buildspec's artifacts section looks",
+     "check manifest_path and manifest_source in the app's parameters, then render and push the buildspec again"),
+    (r"reference not found for primary source and source version (\S+)",
+     "the source version {0} does not exist in the repository",
+     "push the branch or open the pull request first"),
+    (r"Connection \S+ is not available",
+     "the CodeStar connection's GitHub handshake is not complete",
+     "complete the handshake in the console (in the sandbox: runbook sandbox complete-handshake)"),
+)
+
+
+def diagnose(lines: list[str]) -> tuple[str, str] | None:
+    """The first known cause a failed build's log shows, with its remedy; None when none is known."""
+    import re
+
+    for line in lines:
+        for pattern, cause, remedy in DIAGNOSES:
+            match = re.search(pattern, line)
+            if match:
+                found = next((g for g in match.groups() if g), "") if match.groups() else ""
+                return cause.format(found), remedy
+    return None
+
+
+def build_log(logs, build: dict) -> list[str]:
+    """Every line of a build's CloudWatch Logs stream (one page is enough for the sandbox's builds)."""
+    return _new_log_lines(logs, build, {})
+
+
 def _view(build: dict) -> BuildView:
     phases = [(p["phaseType"], p.get("phaseStatus", ""), "; ".join(c.get("message", "") for c in p.get("contexts") or []))
               for p in build.get("phases") or []]

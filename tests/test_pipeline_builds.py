@@ -120,6 +120,18 @@ def test_pipeline_refuses_bad_input_with_one_line_and_writes_nothing(tmp_path, m
     assert not out.exists()
 
 
+def test_a_failed_builds_log_is_read_for_its_cause_and_remedy():
+    from runbook_lib.pipeline import diagnose
+
+    denied = ("An error occurred (AccessDenied) when calling the AssumeRole operation: User: arn:aws:sts::1:assumed-role/x/y "
+              "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::222222222222:role/acme-staging-deploy")
+    cause, remedy = diagnose(["[Container] Running command ...", denied])
+    assert "may not assume arn:aws:iam::222222222222:role/acme-staging-deploy" in cause and "CD root" in remedy
+    cause, remedy = diagnose(["error: You must be logged in to the server (Unauthorized)"])
+    assert "Kubernetes API" in cause and "deploy_access: access_entry" in remedy
+    assert diagnose(["something nobody has seen"]) is None
+
+
 # -- real builds in the sandbox -----------------------------------------------------------------------------
 
 
@@ -348,7 +360,8 @@ def test_a_deploy_role_without_cluster_access_gets_unauthorized_and_the_check_sa
         done = _cli(directory, tmp_path, "merge")
         assert done.returncode == 1, done.stdout[-3000:]
         assert "[acme-web-staging] Deploy.acme-staging: Failed" in done.stdout
-        assert "Error while executing command: kubectl apply" in done.stdout or "BUILD FAILED" in done.stdout
+        assert "Error while executing command: kubectl apply" in done.stdout
+        assert "cause: the deploy role has no access to the cluster's Kubernetes API" in done.stdout
         codebuild = _clients(running.url)[0]
         deploys = codebuild.list_builds_for_project(projectName="acme-web-deploy")["ids"]
         build = codebuild.batch_get_builds(ids=deploys[:1])["builds"][0]
@@ -412,3 +425,23 @@ def test_stopping_the_sandbox_ends_a_running_build_and_everything_it_started(tmp
     while any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
         assert time.monotonic() < deadline, f"{marker!r} outlived the sandbox"
         time.sleep(0.2)
+
+
+@needs_terraform()
+@pytest.mark.sandbox
+def test_a_deploy_project_without_the_clusters_tag_is_denied_the_deploy_role_and_told_why(applied, tmp_path):
+    """The emulated STS checks the deploy role's principal-tag condition: AccessDenied inside the deploy build."""
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    running, directory = applied
+    iam = SandboxSessions(running.url, "us-east-1", "terraform-execution").client("iam", OPS)
+    iam.untag_role(RoleName="acme-web-deploy", TagKeys=["cluster.acme-staging.deploy"])
+    try:
+        done = _cli(directory, tmp_path, "merge")
+    finally:
+        iam.tag_role(RoleName="acme-web-deploy", Tags=[{"Key": "cluster.acme-staging.deploy", "Value": "true"}])
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "[acme-web-staging] Deploy.acme-staging: Failed" in done.stdout and "FAILED in PRE_BUILD" in done.stdout
+    assert ("cause: the deploy project's role may not assume arn:aws:iam::222222222222:role/acme-staging-deploy"
+            in done.stdout)
+    assert "remedy: re-apply the CD root" in done.stdout

@@ -148,13 +148,12 @@ def deploy_buildspec(app: ResolvedApp) -> str:
             },
             "pre_build": {
                 "commands": [
-                    _Literal(
-                        "read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN < <(\n"
-                        '  aws sts assume-role --role-arn "$DEPLOY_ROLE_ARN" '
-                        '--role-session-name "deploy-$CODEBUILD_BUILD_NUMBER" '
-                        "--query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)\n"
-                        "export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n"
-                    ),
+                    # its own command, so that a refused AssumeRole fails the phase here, with AWS's message
+                    'CREDENTIALS="$(aws sts assume-role --role-arn "$DEPLOY_ROLE_ARN" '
+                    '--role-session-name "deploy-$CODEBUILD_BUILD_NUMBER" '
+                    "--query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)\"",
+                    'read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN <<< "$CREDENTIALS" '
+                    "&& export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN",
                     'aws eks update-kubeconfig --name "$EKS_CLUSTER_NAME" --region "$EKS_CLUSTER_REGION"',
                 ]
             },

@@ -40,6 +40,7 @@ STAND_INS = {
     "codepipeline-state": "CodePipeline GetPipelineState (stage states; moto runs no actions)",
     "codebuild-builds": "CodeBuild StartBuild, BatchGetBuilds, StopBuild: builds run for real (docker is a stand-in)",
     "codepipeline-runs": "CodePipeline StartPipelineExecution, ListActionExecutions: executions run their actions",
+    "sts-principal-tag-trust": "STS AssumeRole evaluating a trust policy's aws:PrincipalTag StringEquals conditions",
     "eks-access-entries": "EKS access entries and access policies (Create/Describe/Delete/ListAccessEntries, "
                           "Associate/Disassociate/ListAssociatedAccessPolicies)",
 }
@@ -58,6 +59,9 @@ def moto_ships(feature: str) -> bool:
 
     if feature in ("codebuild-builds", "codepipeline-runs"):
         return False   # moto records builds and executions but never runs one
+    if feature == "sts-principal-tag-trust":
+        spec = importlib.util.find_spec("moto.sts.models")
+        return "PrincipalTag" in Path(spec.origin).read_text()
     if feature == "eks-access-entries":
         spec = importlib.util.find_spec("moto.eks.responses")
         return "def create_access_entry" in Path(spec.origin).read_text()
@@ -79,7 +83,7 @@ def install() -> list[str]:
     from moto.codepipeline.responses import CodePipelineResponse
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    from . import codepipeline, codestarconnections, eks_access, handshake
+    from . import codepipeline, codestarconnections, eks_access, handshake, sts_trust
     from .codebuild import responses as codebuild_responses
 
     if not moto_ships("codestar-connections"):
@@ -98,6 +102,9 @@ def install() -> list[str]:
     for name in codebuild_responses.BUILD_OPERATIONS:
         setattr(CodeBuildResponse, name, getattr(codebuild_responses.CodeBuildBuildResponses, name))
     _installed.append("codebuild-builds")
+    if not moto_ships("sts-principal-tag-trust"):
+        sts_trust.install()
+        _installed.append("sts-principal-tag-trust")
     if not moto_ships("eks-access-entries"):
         eks_access.install()
         _installed.append("eks-access-entries")

@@ -83,6 +83,7 @@ class Run:
         with settings["lock"]:
             self.actions.append(record)
         provider = action["actionTypeId"].get("provider")
+        self.external = ""
         try:
             if provider == "CodeStarSourceConnection":
                 summary, external = self._source(action)
@@ -96,6 +97,8 @@ class Run:
             with settings["lock"]:
                 record.update(status="Failed", lastUpdateTime=_now())
                 record["output"]["executionResult"] = {"externalExecutionSummary": str(error)}
+                if self.external:   # the build that failed, for its log
+                    record["output"]["executionResult"]["externalExecutionId"] = self.external
             return f"{stage}.{action['name']}: {error}"
         with settings["lock"]:
             record.update(status="Succeeded", lastUpdateTime=_now())
@@ -159,7 +162,7 @@ class Run:
             record = builds.start(backend, config.get("ProjectName", ""), self.artifacts[primary].get("revision"),
                                   variables, initiator=f"codepipeline/{self.pipeline['name']}", inputs=inputs,
                                   output=output)
-        build_id = record["id"]
+        build_id = self.external = record["id"]
         while True:
             with settings["lock"]:
                 status, done = record["buildStatus"], record["buildComplete"]
