@@ -42,6 +42,7 @@ from runbook_lib.checks.postflight import (
     check_artifact_bucket,
     check_ci_projects,
     check_connection,
+    check_cluster_access,
     check_deploy_project,
     check_deploy_roles,
     check_ecr,
@@ -206,6 +207,23 @@ def make_deploy_roles(env: Env):
     make_deploy_role(env, "acme-production", PRODUCTION)
 
 
+def make_cluster_access(env: Env, *, skip: str | None = None):
+    """The clusters (seeded in a real run) and the access entry the common root gives each deploy role."""
+    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+
+    for cluster, account in (("acme-staging", STAGING), ("acme-production", PRODUCTION)):
+        eks = env.client("eks", account)
+        if cluster not in eks.list_clusters()["clusters"]:   # a seeded sandbox has them already
+            eks.create_cluster(name=cluster, roleArn=f"arn:aws:iam::{account}:role/eks",
+                               resourcesVpcConfig={"subnetIds": []})
+        if cluster == skip:
+            continue
+        role = f"arn:aws:iam::{account}:role/{cluster}-deploy"
+        eks.create_access_entry(clusterName=cluster, principalArn=role)
+        eks.associate_access_policy(clusterName=cluster, principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
+                                    accessScope={"type": "cluster"})
+
+
 def make_ecr(env: Env, *, mutability="IMMUTABLE", base=True, policy=True):
     ecr = env.client("ecr")
     names = ["acme/web"] + (["acme/web-base"] if base else [])
@@ -319,6 +337,7 @@ def build_all(env: Env):
     make_artifact_bucket(env)
     put_connection_parameter(env)
     make_deploy_roles(env)
+    make_cluster_access(env)
     make_ecr(env)
     make_projects(env)
     for stage in PIPELINES:
@@ -943,11 +962,11 @@ def test_all_checks_only_read(seeded, monkeypatch):
         "GetCallerIdentity", "DescribeRegions", "DescribeParameters", "HeadBucket", "DescribeCluster",
         "GetBucketVersioning", "GetBucketEncryption", "GetPublicAccessBlock", "GetParameter", "GetRole",
         "DescribeRepositories", "GetRepositoryPolicy", "BatchGetProjects", "ListRoleTags", "GetPipeline",
-        "GetConnection", "ListSourceCredentials",
+        "GetConnection", "ListSourceCredentials", "ListAccessEntries", "ListAssociatedAccessPolicies",
     }
 
 
-POSTFLIGHT_CALL_BOUND = 16   # measured: 15 calls for web (GetConnection and ListSourceCredentials added to 13 others)
+POSTFLIGHT_CALL_BOUND = 20   # measured: 19 calls for web (2 per cluster for its access entry added to 15 others)
 
 
 def test_postflight_call_count_is_bounded(env):
@@ -1107,3 +1126,24 @@ def test_preflight_names_a_pinned_commit_the_mirror_lacks(org, tmp_path, monkeyp
     assert broken.id == "pre.module-mirror" and broken.status is Status.FAIL and "does not exist" in broken.found
     monkeypatch.delenv("RUNBOOK_TF_MODULE_MIRROR")
     assert {r.status for r in check_module_sources(Context(org, None, None))} == {Status.WARN}
+
+
+def test_a_deploy_role_without_an_access_entry_fails_with_the_remedy(env):
+    make_deploy_roles(env)
+    make_cluster_access(env, skip="acme-staging")
+    results = env.run(check_cluster_access)
+    assert_fails(results["common.cluster-access.staging.acme-staging"], found="kubectl would get Unauthorized",
+                 link=links.EKS_ACCESS_ENTRIES)
+    assert "Re-apply the common root" in results["common.cluster-access.staging.acme-staging"].remedy
+    assert_passes(results["common.cluster-access.production.acme-production"])
+
+
+def test_an_access_entry_with_the_wrong_scope_fails(env):
+    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+
+    make_cluster_access(env)
+    eks = env.client("eks", STAGING)
+    role = f"arn:aws:iam::{STAGING}:role/acme-staging-deploy"
+    eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
+                                accessScope={"type": "namespace", "namespaces": ["other"]})
+    assert_fails(env.run(check_cluster_access)["common.cluster-access.staging.acme-staging"], found="scopes")

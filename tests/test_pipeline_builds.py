@@ -6,6 +6,7 @@ run's applied snapshot and let CodeBuild run the rendered image buildspec for re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -137,8 +138,7 @@ def test_a_failed_builds_log_is_read_for_its_cause_and_remedy():
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory, golden):
-    """A sandbox holding the applied example apps, with its builds' minute shortened (for the time-limit test)."""
-    import os
+    """A sandbox holding the applied example apps."""
     import shutil
 
     from runbook_lib.sandbox import build_tools, server
@@ -149,15 +149,7 @@ def applied(tmp_path_factory, golden):
         missing(f"the sandbox's pinned build tools ({build_tools.TOOLS_ENV}; make tools)")
 
     directory = tmp_path_factory.mktemp("builds-sandbox")
-    previous = os.environ.get("RUNBOOK_SANDBOX_BUILD_MINUTE")
-    os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"] = "0.5"   # a 5-minute limit ends after 2.5 s
-    try:
-        running = restore_golden(golden, "applied", directory)
-    finally:
-        if previous is None:
-            os.environ.pop("RUNBOOK_SANDBOX_BUILD_MINUTE")
-        else:
-            os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"] = previous
+    running = restore_golden(golden, "applied", directory)
     yield running, directory
     server.stop(directory)
 
@@ -261,17 +253,11 @@ def test_a_broken_buildspec_fails_in_the_phase_aws_fails_it(applied, buildspec, 
 
 @needs_terraform()
 @pytest.mark.sandbox
-def test_a_command_that_hangs_ends_timed_out_and_a_filtered_event_starts_nothing(applied):
+def test_a_filtered_event_starts_nothing_and_a_missing_version_fails_download_source(applied):
     running, directory = applied
     _seeded(directory)
     codebuild, _logs, _ecr = _clients(running.url)
-    event = github.open_pull_request(directory, "acme-co/web", f"hang-{time.time_ns()}", {
-        "codebuild/image-build.yml": "version: 0.2\nphases:\n  build:\n    commands: [\"sleep 600\"]\n"}, "hang")
-    started = codebuild.start_build(projectName="acme-web-image", sourceVersion=f"pr/{event.number}",
-                                    timeoutInMinutesOverride=5)["build"]
-    build = _wait(codebuild, started["id"])
-    assert build["buildStatus"] == "TIMED_OUT"
-    assert [p for p in build["phases"] if p["phaseType"] == "BUILD"][0]["phaseStatus"] == "TIMED_OUT"
+    event = github.open_pull_request(directory, "acme-co/web", f"closed-{time.time_ns()}", {"a": "b"}, "closed")
     closed = github.PullRequestEvent("acme-co/web", "PULL_REQUEST_CLOSED", event.number, event.head_ref,
                                      event.base_ref, event.head_sha)
     assert _event(running.url, closed) == []
@@ -280,6 +266,55 @@ def test_a_command_that_hangs_ends_timed_out_and_a_filtered_event_starts_nothing
     [failed] = [p for p in missing_version["phases"] if p.get("phaseStatus") == "FAILED"]
     assert failed["phaseType"] == "DOWNLOAD_SOURCE" and failed["contexts"][0]["statusCode"] == "CLIENT_ERROR"
     assert "reference not found for primary source and source version pr/999" in failed["contexts"][0]["message"]
+
+
+@contextlib.contextmanager
+def _bare_sandbox(tmp_path: Path, name: str, buildspec: str, minute: str | None = None):
+    """A sandbox of its own (no Terraform) with one CodeBuild project building ``buildspec`` from acme-co/<name>."""
+    import os
+    import shutil
+
+    from runbook_lib.sandbox import server
+    from runbook_lib.sandbox.clients import SandboxSessions
+
+    if shutil.which("bwrap") is None:
+        missing("bubblewrap (bwrap), which sandbox builds run in")
+    directory = tmp_path / "sandbox"
+    previous = os.environ.get("RUNBOOK_SANDBOX_BUILD_MINUTE")
+    if minute is not None:
+        os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"] = minute   # read by the emulator when it starts
+    try:
+        running = server.start(directory=directory)
+    finally:
+        if minute is not None and previous is None:
+            del os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"]
+        elif minute is not None:
+            os.environ["RUNBOOK_SANDBOX_BUILD_MINUTE"] = previous
+    try:
+        sessions = SandboxSessions(running.url, "us-east-1", "terraform-execution")
+        role = sessions.client("iam", OPS).create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "codebuild.amazonaws.com"}}]}))["Role"]
+        codebuild = sessions.client("codebuild", OPS)
+        codebuild.create_project(name=name, source={"type": "GITHUB", "location": f"https://github.com/acme-co/{name}.git"},
+                                 artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role["Arn"],
+                                 environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:5.0",
+                                              "computeType": "BUILD_GENERAL1_SMALL"})
+        github.create(directory, f"acme-co/{name}", {"buildspec.yml": buildspec})
+        yield codebuild
+    finally:
+        server.stop(directory)
+
+
+@pytest.mark.sandbox
+def test_a_command_that_hangs_ends_timed_out_at_the_builds_limit(tmp_path):
+    """A 5-minute limit (the least AWS takes) on a sandbox whose minute is 0.4 s: TIMED_OUT in BUILD after 2 s."""
+    with _bare_sandbox(tmp_path, "hang", "version: 0.2\nphases:\n  build:\n    commands: [\"sleep 600\"]\n",
+                       minute="0.4") as codebuild:
+        started = codebuild.start_build(projectName="hang", timeoutInMinutesOverride=5)["build"]
+        build = _wait(codebuild, started["id"])
+    assert build["buildStatus"] == "TIMED_OUT"
+    assert [p for p in build["phases"] if p["phaseType"] == "BUILD"][0]["phaseStatus"] == "TIMED_OUT"
 
 
 def _cli(directory: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -387,61 +422,20 @@ def test_a_deploy_role_without_cluster_access_gets_unauthorized_and_the_check_sa
 @pytest.mark.sandbox
 def test_stopping_the_sandbox_ends_a_running_build_and_everything_it_started(tmp_path):
     """A build that hangs, then `sandbox stop`: no process of the build is left behind."""
-    import shutil
-
     import psutil
 
-    from runbook_lib.sandbox import server
-    from runbook_lib.sandbox.clients import SandboxSessions
-
-    if shutil.which("bwrap") is None:
-        missing("bubblewrap (bwrap), which sandbox builds run in")
-    directory = tmp_path / "sandbox"
-    running = server.start(directory=directory)
     marker = f"sleep {600 + time.time_ns() % 1000}"   # a command line no other process has
-    try:
-        sessions = SandboxSessions(running.url, "us-east-1", "terraform-execution")
-        role = sessions.client("iam", OPS).create_role(RoleName="hang", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "codebuild.amazonaws.com"}}]}))["Role"]
-        codebuild = sessions.client("codebuild", OPS)
-        codebuild.create_project(name="hang", source={"type": "GITHUB", "location": "https://github.com/acme-co/hang.git"},
-                                 artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role["Arn"],
-                                 environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:5.0",
-                                              "computeType": "BUILD_GENERAL1_SMALL"})
-        github.create(directory, "acme-co/hang", {"buildspec.yml": f"version: 0.2\nphases:\n  build:\n    commands: [\"{marker}\"]\n"})
-        build_id = codebuild.start_build(projectName="hang")["build"]["id"]
+
+    def running_marker() -> bool:
+        return any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+
+    with _bare_sandbox(tmp_path, "stop", f"version: 0.2\nphases:\n  build:\n    commands: [\"{marker}\"]\n") as codebuild:
+        build_id = codebuild.start_build(projectName="stop")["build"]["id"]
         deadline = time.monotonic() + 60
-        while codebuild.batch_get_builds(ids=[build_id])["builds"][0]["currentPhase"] != "BUILD":
-            assert time.monotonic() < deadline, "the build never reached BUILD"
-            time.sleep(0.2)
-        deadline = time.monotonic() + 30
-        while not any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
+        while not running_marker():
             assert time.monotonic() < deadline, "the build's command never started"
             time.sleep(0.2)
-    finally:
-        server.stop(directory)
     deadline = time.monotonic() + 10
-    while any(marker in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])):
-        assert time.monotonic() < deadline, f"{marker!r} outlived the sandbox"
+    while running_marker():
+        assert time.monotonic() < deadline, f"{marker!r} outlived the sandbox (build {build_id})"
         time.sleep(0.2)
-
-
-@needs_terraform()
-@pytest.mark.sandbox
-def test_a_deploy_project_without_the_clusters_tag_is_denied_the_deploy_role_and_told_why(applied, tmp_path):
-    """The emulated STS checks the deploy role's principal-tag condition: AccessDenied inside the deploy build."""
-    from runbook_lib.sandbox.clients import SandboxSessions
-
-    running, directory = applied
-    iam = SandboxSessions(running.url, "us-east-1", "terraform-execution").client("iam", OPS)
-    iam.untag_role(RoleName="acme-web-deploy", TagKeys=["cluster.acme-staging.deploy"])
-    try:
-        done = _cli(directory, tmp_path, "merge")
-    finally:
-        iam.tag_role(RoleName="acme-web-deploy", Tags=[{"Key": "cluster.acme-staging.deploy", "Value": "true"}])
-    assert done.returncode == 1, done.stdout[-3000:]
-    assert "[acme-web-staging] Deploy.acme-staging: Failed" in done.stdout and "FAILED in PRE_BUILD" in done.stdout
-    assert ("cause: the deploy project's role may not assume arn:aws:iam::222222222222:role/acme-staging-deploy"
-            in done.stdout)
-    assert "remedy: re-apply the CD root" in done.stdout

@@ -206,7 +206,11 @@ def check_cluster_access(ctx: Context) -> list[CheckResult]:
         try:
             principals = eks.list_access_entries(clusterName=t.cluster)["accessEntries"]
         except ERRORS as exc:
-            if error_code(exc) == "InvalidRequestException":   # the cluster's authentication mode is CONFIG_MAP
+            if error_code(exc) == "ResourceNotFoundException":
+                out.append(result(check_id, False, resource, expected, f"no cluster {t.cluster} there: {exc}",
+                                  "Check the cluster's name, account and region in org.yaml (the preflight "
+                                  "check pre.cluster says the same).", links.EKS_CLUSTERS))
+            elif error_code(exc) == "InvalidRequestException":   # the cluster's authentication mode is CONFIG_MAP
                 out.append(result(check_id, t.access != "access_entry", resource, expected,
                                   f"access entries are off on this cluster: {exc}",
                                   f"aws eks update-cluster-config --name {t.cluster} --region {t.region} --access-config "
