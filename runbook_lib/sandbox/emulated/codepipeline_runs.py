@@ -58,6 +58,12 @@ class Run:
             self.execution.last_update_time = _now()
 
     def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:   # never left InProgress: the execution fails and says why
+            self._set(status="Failed", status_summary=f"the sandbox could not run the execution: {exc}")
+
+    def _run(self) -> None:
         failure = None
         for stage in self.pipeline["stages"]:
             if failure:

@@ -147,7 +147,8 @@ class Build:
         shown = []
         for line in lines:
             for secret in self.masked:
-                line = line.replace(secret, MASK)
+                if secret:   # an empty value masks nothing
+                    line = line.replace(secret, MASK)
             shown.append(line)
         with open(self.folder / "build.log", "a") as handle:
             handle.writelines(line + "\n" for line in shown)
@@ -169,6 +170,12 @@ class Build:
         threading.Thread(target=self.run, name=f"build {self.id}", daemon=True).start()
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            _running.pop(self.id, None)
+
+    def _run(self) -> None:
         self.log([f"[Container] sandbox build {self.id} (the sandbox runs this buildspec for real; "
                   "docker is a labelled stand-in)"])
         try:
@@ -200,7 +207,6 @@ class Build:
                     status = "FAILED"
         self._phase("FINALIZING")
         self._finish(status)
-        _running.pop(self.id, None)
 
     def _environment(self) -> dict[str, str]:
         confined(self.folder)   # bubblewrap is there, or the build fails now, before anything runs
