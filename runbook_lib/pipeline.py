@@ -13,9 +13,7 @@ commands that put the buildspec where the image project reads it.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -69,16 +67,9 @@ class PullRequestRun:
 
 
 def _post(url: str, path: str, body: dict) -> dict:
-    from .sandbox.loopback import require_loopback
+    from .sandbox.server import post_json
 
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(require_loopback(url) + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with direct.open(request, timeout=60) as answer:
-            return json.loads(answer.read())
-    except urllib.error.HTTPError as exc:
-        raise RunbookError(f"the sandbox refused the event: {exc.read().decode(errors='replace')[:300]}") from None
+    return post_json(url, path, body, 60, "the sandbox refused the event: {problem}", "the sandbox did not answer the event")
 
 
 def open_sandbox_pull_request(app, out: Path, sandbox_dir: Path, url: str) -> PullRequestRun:

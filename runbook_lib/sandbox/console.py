@@ -9,15 +9,12 @@ user started (the recorded, checked loopback server), never to AWS.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from ..errors import SandboxError
 from .emulated.handshake import LAB_INJECTOR, PATH, REVOKE_PATH, STAND_IN
 from .loopback import require_loopback
-from .server import require_running
+from .server import post_json, require_running
 
 
 @dataclass(frozen=True)
@@ -46,22 +43,10 @@ def revoke_handshake(account_id: str, region: str, name: str, sandbox_dir: str |
 def _post(path: str, note: str, account_id: str, region: str, name: str, sandbox_dir: str | None,
           endpoint: str | None) -> Handshake:
     base = require_loopback(endpoint or require_running(sandbox_dir).url)
-    url = base + path
-    body = json.dumps({"account": account_id, "region": region, "name": name}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never through a proxy
-    try:
-        with direct.open(request, timeout=10) as response:
-            reply = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read()).get("error", exc.reason)
-        except ValueError:
-            problem = exc.reason
-        raise SandboxError(f"the sandbox could not change the handshake of {name!r}: {problem}. "
-                           "Apply the common root first (runbook apply), which creates the connection.") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise SandboxError(f"the sandbox at {base} did not answer the handshake request ({exc}).") from None
+    reply = post_json(base, path, {"account": account_id, "region": region, "name": name}, 10,
+                      f"the sandbox could not change the handshake of {name!r}: {{problem}}. "
+                      "Apply the common root first (runbook apply), which creates the connection.",
+                      f"the sandbox at {base} did not answer the handshake request")
     if reply.get("note") != note:
         raise SandboxError(f"{base} answered, but not as the sandbox's stand-in; nothing was changed.")
     connection = reply["connection"]

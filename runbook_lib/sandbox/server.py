@@ -226,26 +226,36 @@ def require_running(directory: str | Path | None = None) -> Sandbox:
     return sandbox
 
 
-def _snapshot_request(path: str, name: str, directory: str | Path | None) -> dict:
-    from .serve import SNAPSHOT_NAME
+def post_json(base: str, path: str, body: dict, timeout: float, refused: str, unanswered: str) -> dict:
+    """POST ``body`` to one of the sandbox's own routes, never through a proxy; returns its JSON answer.
 
-    if not SNAPSHOT_NAME.fullmatch(name):
-        raise SandboxError(f"snapshot name {name!r} is not allowed: lowercase letters, digits and '-', at most 63.")
-    sandbox = require_running(directory)
-    request = urllib.request.Request(require_loopback(sandbox.url) + path, data=json.dumps({"name": name}).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
+    A refusal raises SandboxError(``refused`` with ``{problem}`` filled from the answer's "error");
+    no answer raises SandboxError(``unanswered`` and the reason).
+    """
+    request = urllib.request.Request(require_loopback(base) + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never through a proxy
     try:
-        with direct.open(request, timeout=600) as response:
+        with direct.open(request, timeout=timeout) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
             problem = json.loads(exc.read()).get("error", exc.reason)
         except ValueError:
             problem = exc.reason
-        raise SandboxError(f"the sandbox at {sandbox.url} refused the snapshot {name!r}: {problem}") from None
+        raise SandboxError(refused.format(problem=problem)) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise SandboxError(f"the sandbox at {sandbox.url} did not answer the snapshot request ({exc}).") from None
+        raise SandboxError(f"{unanswered} ({exc}).") from None
+
+
+def _snapshot_request(path: str, name: str, directory: str | Path | None) -> dict:
+    from .serve import SNAPSHOT_NAME
+
+    if not SNAPSHOT_NAME.fullmatch(name):
+        raise SandboxError(f"snapshot name {name!r} is not allowed: lowercase letters, digits and '-', at most 63.")
+    url = require_running(directory).url
+    return post_json(url, path, {"name": name}, 600, f"the sandbox at {url} refused the snapshot {name!r}: {{problem}}",
+                     f"the sandbox at {url} did not answer the snapshot request")
 
 
 def save_snapshot(name: str, directory: str | Path | None = None) -> Path:
