@@ -251,17 +251,9 @@ def _follow_merge(args, pipeline, resolved, running, sessions, account) -> int:
         console.print(Text(f"pipeline {name} execution {execution_id}: {execution['status']}"
                            + (f" ({execution['statusSummary']})" if execution.get("statusSummary") else "")))
         failed += execution["status"] != "Succeeded"
-        for action in actions:
-            result = (action.get("output") or {}).get("executionResult", {})
-            if action["status"] != "Failed":
-                continue
-            lines = [result.get("externalExecutionSummary", "")]
-            build_id = result.get("externalExecutionId") or ""
-            if action["input"]["actionTypeId"].get("provider") == "CodeBuild" and ":" in build_id:
-                codebuild = sessions.client("codebuild", account)
-                found = codebuild.batch_get_builds(ids=[build_id])["builds"]
-                lines += pipeline.build_log(sessions.client("logs", account), found[0]) if found else []
-            _explain(pipeline.diagnose(lines))
+        for diagnosis in pipeline.diagnose_actions(sessions.client("codebuild", account),
+                                                   sessions.client("logs", account), actions):
+            _explain(diagnosis)
     return EXIT_FINDINGS if failed else EXIT_OK
 
 

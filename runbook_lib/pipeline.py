@@ -229,6 +229,22 @@ def build_log(logs, build: dict) -> list[str]:
     return _new_log_lines(logs, build, {})
 
 
+def diagnose_actions(codebuild, logs, actions: list[dict]) -> list[tuple[str, str] | None]:
+    """For each failed action of an execution, its cause and remedy, read from its summary and its build's log."""
+    found = []
+    for action in actions:
+        if action["status"] != "Failed":
+            continue
+        result = (action.get("output") or {}).get("executionResult", {})
+        lines = [result.get("externalExecutionSummary", "")]
+        build_id = result.get("externalExecutionId") or ""
+        if action["input"]["actionTypeId"].get("provider") == "CodeBuild" and ":" in build_id:
+            builds = codebuild.batch_get_builds(ids=[build_id])["builds"]
+            lines += build_log(logs, builds[0]) if builds else []
+        found.append(diagnose(lines))
+    return found
+
+
 def _view(build: dict) -> BuildView:
     phases = [(p["phaseType"], p.get("phaseStatus", ""), "; ".join(c.get("message", "") for c in p.get("contexts") or []))
               for p in build.get("phases") or []]
