@@ -326,3 +326,22 @@ def test_a_buildspec_rendered_for_another_application_is_not_overwritten_even_wi
         assert (tmp_path / rel).read_bytes() == before
     # the same application re-rendering its own file is an ordinary update
     assert write_files(tmp_path, {rel: with_header("version: 0.2\nphases: {}\n", owner="web")}).written == [rel]
+
+
+def test_each_cluster_gets_the_deploy_access_it_asks_for(org):
+    """access_entry (the default): an entry and its policy per deploy role; aws_auth: none, and a comment saying so."""
+    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+    from runbook_lib.parameters.models import DeployAccess
+
+    main = render_files(org, None, make_target("live"))["infra/cicd-common/main.tf"]
+    assert main.count('resource "aws_eks_access_entry"') == 3 and main.count(EKS_DEPLOY_ACCESS_POLICY) == 3
+    assert 'type = "cluster"' in main
+    staging = org.accounts.workloads["staging"]
+    changed = org.model_copy(deep=True)
+    changed.accounts.workloads["staging"] = staging.model_copy(update={"clusters": [
+        staging.clusters[0].model_copy(update={"deploy_access": DeployAccess.aws_auth}),
+        staging.clusters[1].model_copy(update={"deploy_namespaces": ["web", "worker"]})]})
+    main = render_files(changed, None, make_target("live"))["infra/cicd-common/main.tf"]
+    assert 'aws_eks_access_entry" "deploy_role_staging_acme_staging"' not in main
+    assert "acme-staging: the deploy role's Kubernetes access is aws_auth" in main
+    assert 'namespaces = ["web", "worker"]' in main and main.count('resource "aws_eks_access_entry"') == 2
