@@ -72,7 +72,9 @@ def log_retries_and_drops() -> None:
 
     def connection_dropped(self, error, environ=None) -> None:
         call = (environ or {}).get(CALL_KEY, "?")
-        self.log("info", "  ^ %s: %s (call %s)", DROPPED_MARK, type(error).__name__, call[:SHOWN])
+        invocation = (environ or {}).get("HTTP_" + INVOCATION_HEADER.upper().replace("-", "_"), "")
+        self.log("info", "  ^ %s: %s (call %s%s)", DROPPED_MARK, type(error).__name__,
+                 f"{invocation[:SHOWN]}, " if invocation else "", call[:SHOWN])
 
     WSGIRequestHandler.log_request = log_request
     WSGIRequestHandler.connection_dropped = connection_dropped
