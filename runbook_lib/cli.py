@@ -143,6 +143,8 @@ def cmd_sandbox(args) -> int:
         return EXIT_OK
     if args.action == "complete-handshake":
         return _complete_handshake(args)
+    if args.action == "env":
+        return _sandbox_env(args)
     if args.name is not None:
         raise RunbookError(f"`runbook sandbox {args.action}` takes no name ({args.name!r}); only complete-handshake does.")
     if args.action == "status":
@@ -154,6 +156,36 @@ def cmd_sandbox(args) -> int:
         console.print(running.url)
         return EXIT_OK
     console.print("sandbox stopped" if sandbox.stop() else "sandbox was not running")
+    return EXIT_OK
+
+
+def _sandbox_env(args) -> int:
+    """Shell lines that point the AWS CLI at the running sandbox, in one account (the Terraform role's credentials)."""
+    import shlex
+
+    from .sandbox.clients import CLEARED_ENV, SandboxSessions, sandbox_env
+    from .sandbox.server import require_running
+
+    if args.name is not None:
+        raise RunbookError(f"`runbook sandbox env` takes no name ({args.name!r}); use --account for the account.")
+    org = load_org(args.org or "parameters/org.yaml")
+    account = args.account or org.accounts.operations.id
+    known = {org.accounts.operations.id, *(w.id for w in org.accounts.workloads.values())}
+    if account not in known:
+        raise RunbookError(f"--account {account!r} is not an account of {args.org or 'parameters/org.yaml'} "
+                           f"(one of {', '.join(sorted(known))})")
+    running = require_running()
+    credentials = SandboxSessions(running.url, org.region, org.terraform_role_name).session(account) \
+        .get_credentials().get_frozen_credentials()
+    env = {name: value for name, value in sandbox_env().items() if value and name not in CLEARED_ENV}
+    env.update(AWS_ENDPOINT_URL=running.url, AWS_REGION=org.region, AWS_DEFAULT_REGION=org.region,
+               AWS_ACCESS_KEY_ID=credentials.access_key, AWS_SECRET_ACCESS_KEY=credentials.secret_key,
+               AWS_SESSION_TOKEN=credentials.token)
+    lines = [f"# the sandbox at {running.url}, account {account} (role {org.terraform_role_name}); "
+             "these credentials open nothing outside it",
+             "unset " + " ".join(name for name in CLEARED_ENV if name != "AWS_SESSION_TOKEN" and name != "AWS_ENDPOINT_URL")]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
 
 
@@ -535,10 +567,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sandbox", help="start, show or stop the embedded AWS emulator; complete a connection's "
                        "handshake in it (the sandbox's stand-in for the console step)")
-    p.add_argument("action", choices=["start", "status", "stop", "complete-handshake"])
+    p.add_argument("action", choices=["start", "status", "stop", "complete-handshake", "env"],
+                   help="env prints the variables that point the AWS CLI at the sandbox, in an account: "
+                        'eval "$(runbook sandbox env)"')
     p.add_argument("name", nargs="?", help="complete-handshake: the connection's name (default: "
                    "codestar_connection_name of --org)")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--account", help="env: the account to reach (default: the Operations account of --org)")
     p.add_argument("--org", help="start: seed the accounts, clusters, state bucket and token parameter from this "
                    "org.yaml; complete-handshake: the organization whose connection it is (default: parameters/org.yaml)")
     p.set_defaults(func=cmd_sandbox)

@@ -22,7 +22,6 @@ import os
 import re
 import socket
 import stat
-import urllib.request
 from dataclasses import dataclass, field
 
 import boto3
@@ -95,10 +94,10 @@ def sandbox(tmp_path_factory):
 
 
 def _reset(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()   # the whole answer: closing with it unread resets the connection under the server
-        assert response.status == 200
+    """Empty every account (the sandbox's own reset route, which takes its key)."""
+    from runbook_lib.sandbox.serve import RESET_PATH
+
+    assert server.post_json(url, RESET_PATH, {}, 30, "reset refused: {problem}", "reset unanswered") == {"reset": True}
 
 
 @dataclass

@@ -96,22 +96,27 @@ def test_ctrl_c_while_starting_stops_the_sandbox_it_started_and_keeps_the_partia
 
 
 def _converge(settings) -> None:
-    """Apply again after the stop; a resource cut off mid-create comes back tainted, and only that may be replaced."""
-    from runbook_lib.engine import Engine, RunStopped
+    """Apply the app's roots again after the stop (the common root was applied before the run and not touched).
+
+    A resource cut off mid-create comes back tainted, and only that may be replaced.
+    """
+    from runbook_lib.engine import Engine
     from runbook_lib.results import DONE
 
-    try:
-        results = Engine(settings, sink=lambda _line: None).apply_all()
-    except RunStopped as stop:
-        # SIGINT can land while a resource is being created: Terraform keeps that object as
-        # tainted and plans to replace it, and the gate stops every replacement until allowed
-        listed = [line for line in str(stop).splitlines() if line.startswith("  - ")]
-        assert listed, str(stop)
-        for line in listed:
-            assert line.startswith("  - replace: module.") and line.endswith(
-                "(tainted: an earlier apply did not finish creating it)"), str(stop)
-        results = Engine(settings.changed(allow_destroy=True), sink=lambda _line: None).apply_all()
-    assert all(r.outcome in DONE for r in results), [(r.root, r.outcome, r.reason) for r in results]
+    engine = Engine(settings, sink=lambda _line: None)
+    engine.prepare()
+    for root in ("ci", "cd"):
+        result = engine.run_root(root)
+        if result.outcome not in DONE:
+            # SIGINT can land while a resource is being created: Terraform keeps that object as
+            # tainted and plans to replace it, and the gate stops every replacement until allowed
+            listed = [line for line in result.reason.splitlines() if line.startswith("  - ")]
+            assert listed, result.reason
+            for line in listed:
+                assert line.startswith("  - replace: module.") and line.endswith(
+                    "(tainted: an earlier apply did not finish creating it)"), result.reason
+            result = Engine(settings.changed(allow_destroy=True), sink=lambda _line: None).run_root(root)
+        assert result.outcome in DONE, (result.root, result.outcome, result.reason)
 
 
 def _assert_nothing_left(aws, org) -> None:
@@ -128,7 +133,11 @@ def _assert_nothing_left(aws, org) -> None:
 
 
 def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path, golden, org, apps, monkeypatch):
-    """Then the lifecycle's last steps, on what the stop left: re-run and converge, destroy, nothing left."""
+    """Then the lifecycle's last steps, on what the stop left: re-run and converge, destroy, nothing left.
+
+    One application (web) after the common job: its CI apply is the one cut off. Two jobs at
+    once meeting Ctrl-C are shown on Dask (test_cluster.py, test_ctrl_c_reaches_jobs_running_on_dask_workers).
+    """
     from runbook_lib.engine import Engine, Settings
     from runbook_lib.results import Outcome
     from runbook_lib.sandbox import server
@@ -140,10 +149,9 @@ def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path
     temp_dir = Path(tempfile.gettempdir())
     temp_before = set(temp_dir.iterdir())
     try:
-        proc, lines = _start_run(["--apps", "parameters/apps", "--jobs", "2", "--out", str(tmp_path / "runs")], env)
+        proc, lines = _start_run(["--apps", "parameters/apps/web.yaml", "--out", str(tmp_path / "runs")], env)
         runs = tmp_path / "runs"
-        _wait_for(lambda: _terraform_applying("/work/web/", runs) or _terraform_applying("/work/worker/", runs), 600,
-                  "an application's terraform apply")
+        _wait_for(lambda: _terraform_applying("/work/web/", runs), 600, "web's terraform apply")
         ecr = SandboxSessions(running.url, org.region, org.terraform_role_name).client("ecr", "111111111111")
         _wait_for(lambda: ecr.describe_repositories()["repositories"], 600, "the apply's first ECR repository")
         os.killpg(proc.pid, signal.SIGINT)   # in the middle of the apply: it has created something
@@ -167,20 +175,13 @@ def test_sigint_in_the_middle_of_an_apply_leaves_no_process_and_no_lock(tmp_path
         # the next run plans cleanly and converges: no lock error on any root the run was working on
         monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(sandbox_dir))
         aws = SandboxSessions(running.url, org.region, org.terraform_role_name)
-        # one application whose apply was cut off is enough to show convergence; the other is destroyed as it is
-        cut = next(j["label"] for j in summary["jobs"] if any(s["status"] == "interrupted" for s in j["steps"]))
-        _converge(Settings(org, apps[cut], target="sandbox", out=tmp_path / "again", auto_approve=True))
-        # and destroy takes everything away again: an app's roots, then the shared one with the last app
-        # (what the stop never created plans empty; the converged app's roots are all destroyed)
-        worker = Engine(Settings(org, apps["worker"], target="sandbox", out=tmp_path / "again", auto_approve=True),
-                        sink=lambda _line: None).destroy_all()
+        assert [j["label"] for j in summary["jobs"] if any(s["status"] == "interrupted" for s in j["steps"])] == ["web"]
+        _converge(Settings(org, apps["web"], target="sandbox", out=tmp_path / "again", auto_approve=True))
+        # and destroy takes everything away again: the app's roots, then the shared one with the last app
         web = Engine(Settings(org, apps["web"], target="sandbox", out=tmp_path / "again", auto_approve=True),
                      sink=lambda _line: None).destroy_all(include_common=True)
-        assert [r.root for r in worker] == ["cd/worker", "ci/worker"]   # the shared root stays for web
         assert [r.root for r in web] == ["cd/web", "ci/web", "cicd-common"]
-        assert all(r.outcome in (Outcome.DESTROYED, Outcome.NO_CHANGES) for r in worker + web)
-        converged = worker if cut == "worker" else web[:2]
-        assert [r.outcome for r in converged] == [Outcome.DESTROYED] * 2 and web[2].outcome is Outcome.DESTROYED
+        assert [r.outcome for r in web] == [Outcome.DESTROYED] * 3
         _assert_nothing_left(aws, org)
     finally:
         server.stop(sandbox_dir)

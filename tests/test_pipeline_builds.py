@@ -198,12 +198,9 @@ def test_the_first_pull_request_builds_and_pushes_the_image_tagged_with_its_comm
 
 
 def _event(url: str, event) -> list[str]:
-    import urllib.request
+    from runbook_lib.sandbox.server import post_json
 
-    request = urllib.request.Request(url + "/runbook-sandbox/github/event", data=json.dumps(event.as_json()).encode(),
-                                     method="POST")
-    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=60) as answer:
-        return json.loads(answer.read())["builds"]
+    return post_json(url, "/runbook-sandbox/github/event", event.as_json(), 60, "refused: {problem}", "no answer")["builds"]
 
 
 def _seeded(directory: Path) -> None:
@@ -365,6 +362,7 @@ def test_a_build_reaches_no_network_and_writes_nothing_outside_its_folder(applie
             "version: 0.2\nphases:\n  install:\n    commands:\n"
             "      - echo hidden > /usr/local/bin/planted\n"
             f"      - echo x > {outside} || echo 'write refused'\n"
+            f"      - cat {directory / 'sandbox.json'} || echo 'key hidden'\n"
             "      - curl -fsSL -o install.sh https://example.com/install.sh\n")}, "escape")
     [build_id] = _event(running.url, event)
     codebuild, _logs, _ecr = _clients(running.url)
@@ -375,6 +373,7 @@ def test_a_build_reaches_no_network_and_writes_nothing_outside_its_folder(applie
     outside.unlink(missing_ok=True)
     assert not created and not Path("/usr/local/bin/planted").exists()
     assert "write refused" in log and "the sandbox reaches no network: https://example.com/install.sh refused" in log
+    assert "key hidden" in log and running.key not in log   # the sandbox's folder is hidden from its builds
     assert "Error while executing command: curl -fsSL -o install.sh https://example.com/install.sh. Reason: exit status 6" in log
 
 

@@ -1,9 +1,12 @@
 """On real plans, the summary read from ``plan -json`` is the one ``show -json`` gives for the same saved plan.
 
-A sandbox of its own and the common root: a plan from nothing (creates); then, with the
-run's snapshot of the applied common root loaded, a replacement asked for, a destroy plan,
-and a changed tag (an update, whose attributes only ``show
--json`` has: the runner must fall back to it). Terraform 1.11 and the AWS provider 5.100.
+A sandbox of its own and web's CI root (thoughtbot's modules, one provider: the common
+root's four provider configurations make each of its plans about three times as costly,
+and prove nothing more about the plan's format): a plan from nothing (creates) on the
+run's snapshot of the applied common root; then, with the snapshot where web's CI root is
+applied, a replacement asked for, a destroy plan, and a changed tag (an update, whose
+attributes only ``show -json`` has: the runner must fall back to it). Terraform 1.11 and
+the AWS provider 5.100.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from runbook_lib.targets import make_target
 from runbook_lib.terraform.plan import summarize, summary_from_stream
 from runbook_lib.terraform.runner import Terraform, plan_path
 
-from .conftest import needs_terraform
+from .conftest import needs_terraform, restore_golden
 
 pytestmark = [needs_terraform(), pytest.mark.sandbox, pytest.mark.terraform, pytest.mark.slow]
 
@@ -33,20 +36,18 @@ def _both_ways(tf: Terraform, *extra: str):
     return summary_from_stream(list(planned.messages), **where), summarize(shown, **where)
 
 
-def test_the_stream_and_show_json_agree_on_real_plans(tmp_path, golden, org, monkeypatch):
+def test_the_stream_and_show_json_agree_on_real_plans(tmp_path, golden, org, apps, monkeypatch):
     from runbook_lib.sandbox import server
-    from runbook_lib.sandbox.seed import seed
 
     sandbox_dir = tmp_path / "sandbox"
     monkeypatch.setenv(server.SANDBOX_DIR_ENV, str(sandbox_dir))
-    running = server.start(directory=sandbox_dir)
+    restore_golden(golden, "common", sandbox_dir)   # what web's CI root reads: the common root applied
     try:
-        seed(org, running.url)
         target = make_target("sandbox")
         out = tmp_path / "out"
-        write_files(out, render_files(org, None, target))
+        write_files(out, render_files(org, apps["web"], target))
         commands: list[list[str]] = []
-        tf = Terraform(out / "infra/cicd-common", root="cicd-common", env=target.terraform_env(), sink=lambda _l: None)
+        tf = Terraform(out / "infra/ci/web", root="ci/web", env=target.terraform_env(), sink=lambda _l: None)
         run = tf._run
         monkeypatch.setattr(tf, "_run", lambda args, **kw: commands.append(args) or run(args, **kw))
         tf.init()
@@ -57,20 +58,21 @@ def test_the_stream_and_show_json_agree_on_real_plans(tmp_path, golden, org, mon
         plan_file = plan_path(tf.workdir)   # the same saved plan, read by show -json
         shown = json.loads(tf._run(["show", "-json", "-no-color", str(plan_file)], stream=False).stdout)
         assert created == summarize(shown, root=tf.root, workdir=tf.workdir, plan_file=plan_file)
-        # what applying that plan leaves: the run's snapshot of the applied common root
-        snapshot = server.snapshot_file("common", sandbox_dir)
-        snapshot.parent.mkdir(mode=0o700)
+        # what applying that plan leaves: the run's snapshot where web's CI root is applied
+        snapshot = server.snapshot_file("before-cd-worker", sandbox_dir)
         shutil.copy(golden / snapshot.name, snapshot)
-        server.load_snapshot("common", sandbox_dir)
-        assert tf.plan().is_empty, "the snapshot's common root differs from what was just rendered"
+        server.load_snapshot("before-cd-worker", sandbox_dir)
+        assert tf.plan().is_empty, "the snapshot's CI root for web differs from what was just rendered"
 
-        replaced = _both_ways(tf, "-replace=module.artifact_bucket.aws_s3_bucket.this")
+        # a leaf: replacing the repository itself would update what names it, which only show -json details
+        # a leaf: replacing the repository itself would also update what names it (only show -json details that)
+        replaced = _both_ways(tf, "-replace=module.ecr_repository.aws_ecr_repository_policy.pull")
         assert replaced[0] == replaced[1] and replaced[0].counts["replace"] >= 1
         destroyed = _both_ways(tf, "-destroy")
         assert destroyed[0] == destroyed[1] and destroyed[0].counts["delete"] == created.counts["create"]
 
-        main = out / "infra/cicd-common/main.tf"
-        main.write_text(main.read_text().replace('owner      = "platform"', 'owner      = "platform-team"', 1))
+        main = out / "infra/ci/web/main.tf"
+        main.write_text(main.read_text().replace('owner       = "platform"', 'owner       = "platform-team"', 1))
         commands.clear()
         updated = tf.plan()
         assert [a[0] for a in commands] == ["plan", "show"]   # an update's attributes come from show -json

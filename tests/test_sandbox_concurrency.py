@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import re
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from runbook_lib.sandbox import server
 from runbook_lib.sandbox.clients import NO_PROXIES
+from runbook_lib.sandbox.keys import KEY_HEADER, SIGNING_SECRET, key_for
 from runbook_lib.sandbox.serve import DROPPED_MARK, FAILED_MARK, MAX_BODY, RESENT_MARK, one_at_a_time
 
 THREADS, CALLS = 12, 25
@@ -114,8 +116,8 @@ def emulator(tmp_path_factory):
 
 
 def _iam(url: str):
-    return boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="sandbox",
-                        aws_secret_access_key="sandbox", config=NO_RETRIES)
+    return boto3.client("iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key_for(url),
+                        aws_secret_access_key=SIGNING_SECRET, config=NO_RETRIES)
 
 
 @pytest.mark.sandbox
@@ -182,16 +184,21 @@ def test_snapshot_requests_take_only_a_plain_name_and_only_the_sandboxs_own_fold
     directory = Path(emulator.log).parent
     with pytest.raises(SandboxError, match="snapshot name '../../x' is not allowed"):
         server.save_snapshot("../../x", directory)
-    for path, body, status in ((SNAPSHOT_SAVE_PATH, {"name": "../../x"}, 400), (SNAPSHOT_LOAD_PATH, {"name": "/etc"}, 400),
-                               (SNAPSHOT_SAVE_PATH, {"name": 7}, 400), (SNAPSHOT_LOAD_PATH, "not json", 400)):
+    key = {KEY_HEADER: emulator.key}
+    for path, body, status, headers in (
+            (SNAPSHOT_SAVE_PATH, {"name": "../../x"}, 400, key), (SNAPSHOT_LOAD_PATH, {"name": "/etc"}, 400, key),
+            (SNAPSHOT_SAVE_PATH, {"name": 7}, 400, key), (SNAPSHOT_LOAD_PATH, "not json", 400, key),
+            (SNAPSHOT_SAVE_PATH, {"name": "fine"}, 403, {}),   # a good request without the sandbox's key
+            (SNAPSHOT_SAVE_PATH, {"name": "fine"}, 403, {KEY_HEADER: "SBXK" + "A" * 32})):
         connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
-        connection.request("POST", path, body=json.dumps(body).encode() if isinstance(body, dict) else body.encode())
+        connection.request("POST", path, body=json.dumps(body).encode() if isinstance(body, dict) else body.encode(),
+                           headers=headers)
         response = connection.getresponse()
         assert response.status == status, (path, body, response.read())
         response.read()
         connection.close()
     connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
-    connection.request("GET", SNAPSHOT_SAVE_PATH)
+    connection.request("GET", SNAPSHOT_SAVE_PATH, headers=key)
     assert connection.getresponse().status == 405
     connection.close()
     with pytest.raises(SandboxError, match="no snapshot 'never-saved'"):
@@ -299,6 +306,8 @@ class _LosesOneAnswer:
                            if line.lower().startswith(b"content-length:")), b"0"))
         while len(body) < length:
             body += client.recv(65536)
+        # the emulator answers its own Host only (the relay is a hop the SDK does not know of)
+        head = re.sub(rb"(?im)^host: 127\.0\.0\.1:\d+", b"Host: 127.0.0.1:%d" % self.upstream, head)
         with socket.create_connection(("127.0.0.1", self.upstream)) as upstream:
             upstream.sendall(head + b"\r\n\r\n" + body)
             answer = b""
@@ -320,7 +329,7 @@ def test_a_create_whose_answer_is_lost_is_sent_again_by_the_sdk_and_made_once(em
     relay = _LosesOneAnswer(emulator.port, b"CreateRepository")
     try:
         ecr = boto3.client("ecr", endpoint_url=f"http://127.0.0.1:{relay.port}", region_name="us-east-1",
-                           aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+                           aws_access_key_id=key_for(emulator.url), aws_secret_access_key=SIGNING_SECRET,
                            config=Config(retries={"max_attempts": 3, "mode": "standard"}).merge(NO_PROXIES))
         created = ecr.create_repository(repositoryName="answer-lost-once")
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 
 import botocore.config
@@ -253,7 +252,8 @@ def test_complete_handshake_refuses_a_server_that_is_not_the_sandbox(tmp_path, c
     import os
 
     (tmp_path / "sandbox.json").write_text(json.dumps(
-        {"pid": os.getpid(), "port": 1, "url": "http://127.0.0.1:1", "log": str(tmp_path / "log")}))
+        {"pid": os.getpid(), "port": 1, "url": "http://127.0.0.1:1", "log": str(tmp_path / "log"),
+             "key": "SBXK" + "A" * 32}))
     status, out = run_cli(capsys, tmp_path, monkeypatch, "sandbox", "complete-handshake")
     assert status == 2 and "the sandbox is not running" in out
 
@@ -295,8 +295,7 @@ def test_the_token_appears_in_no_response_and_no_log(aws, wire, sandbox):
     raw = aws.client("codebuild", STAGING, config=botocore.config.Config(parameter_validation=False))
     with pytest.raises(ClientError):
         raw.import_source_credentials(token=TOKEN, serverType="NOPE", authType="PERSONAL_ACCESS_TOKEN")
-    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"{running.url}/moto-api/data.json") as dump:
-        state = dump.read()
+    state = server.save_snapshot("token-check", directory).read_bytes()   # moto's whole state, pickled
     cb.delete_source_credentials(arn=arn)
     assert wire.bodies, "no response was seen"
     for service, operation, body in wire.bodies:

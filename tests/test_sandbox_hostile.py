@@ -25,7 +25,7 @@ from runbook_lib.checks.result import Status
 from runbook_lib.checks.sessions import SandboxClients
 from runbook_lib.cli import main as cli_main
 from runbook_lib.errors import SandboxError
-from runbook_lib.sandbox import server
+from runbook_lib.sandbox import keys, server
 from runbook_lib.sandbox.clients import sandbox_env
 from runbook_lib.sandbox.seed import seed
 
@@ -116,8 +116,11 @@ def _aws_checks_pass(org, url: str) -> None:
     assert eks.describe_cluster(name="acme-staging-west")["cluster"]["status"] == "ACTIVE"
 
 
+A_KEY = "SBXK" + "A" * 32   # the shape of a sandbox key (not a running sandbox's)
+
+
 def _write_state(directory, **state) -> str:
-    text = json.dumps(state)
+    text = json.dumps({**state, "key": state.get("key", A_KEY)})
     (directory / "sandbox.json").write_text(text)
     return text
 
@@ -229,13 +232,15 @@ def test_status_makes_no_request_to_a_non_loopback_url(plain_sandbox, tmp_path):
 
 MALFORMED = [
     ("not json", "not readable as JSON"),
-    ("[1, 2]", "must be a JSON object with the keys pid, port, url, log"),
-    ('{"pid": 1, "port": 2}', "must be a JSON object with the keys pid, port, url, log"),
-    ('{"pid": "12", "port": 5000, "url": "http://127.0.0.1:5000", "log": "x"}', "pid = '12' must be an integer"),
-    ('{"pid": 12, "port": true, "url": "http://127.0.0.1:1", "log": "x"}', "port = True must be an integer"),
-    ('{"pid": 12, "port": 5000, "url": null, "log": "x"}', "url = None must be a string"),
-    ('{"pid": -1, "port": 5000, "url": "http://127.0.0.1:5000", "log": "x"}', "pid = -1 must be a process id"),
-    ('{"pid": 12, "port": 70000, "url": "http://127.0.0.1:70000", "log": "x"}', "port = 70000 is not a TCP port"),
+    ("[1, 2]", "must be a JSON object with the keys pid, port, url, log, key"),
+    ('{"pid": 1, "port": 2}', "must be a JSON object with the keys pid, port, url, log, key"),
+    ('{"pid": "12", "port": 5000, "url": "http://127.0.0.1:5000", "log": "x", "key": "SBXKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}', "pid = '12' must be an integer"),
+    ('{"pid": 12, "port": true, "url": "http://127.0.0.1:1", "log": "x", "key": "SBXKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}', "port = True must be an integer"),
+    ('{"pid": 12, "port": 5000, "url": null, "log": "x", "key": "SBXKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}', "url = None must be a string"),
+    ('{"pid": -1, "port": 5000, "url": "http://127.0.0.1:5000", "log": "x", "key": "SBXKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}', "pid = -1 must be a process id"),
+    ('{"pid": 12, "port": 70000, "url": "http://127.0.0.1:70000", "log": "x", "key": "SBXKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}', "port = 70000 is not a TCP port"),
+    ('{"pid": 12, "port": 5000, "url": "http://127.0.0.1:5000", "log": "x", "key": "sandbox"}',
+     "key is not a sandbox key (not shown)"),
 ]
 
 
@@ -283,7 +288,8 @@ def _get_with(url: str, headers: dict[str, str]) -> None:
     import urllib.request
 
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with direct.open(urllib.request.Request(f"{url}/moto-api/", headers=headers), timeout=10) as answer:
+    headers = {**headers, keys.KEY_HEADER: keys.key_for(url)}
+    with direct.open(urllib.request.Request(f"{url}/runbook-sandbox/health", headers=headers), timeout=10) as answer:
         answer.read()   # the whole answer: the server logged the request before it wrote the body
         assert answer.status == 200
 
@@ -298,9 +304,9 @@ def _log_after(running, headers: dict[str, str]) -> str:
 
 def test_the_emulator_log_names_a_call_the_client_sent_again(plain_sandbox):
     again = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=2; max=25", "amz-sdk-invocation-id": "call-7"})
-    assert "^ sent again by the client: attempt=2; max=25 (call call-7, ? GET /moto-api/)" in again
+    assert "^ sent again by the client: attempt=2; max=25 (call call-7, ? GET /runbook-sandbox/health)" in again
     first = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=1; max=25", "amz-sdk-invocation-id": "call-8"})
-    assert "GET /moto-api/" in first and "sent again" not in first
+    assert "GET /runbook-sandbox/health" in first and "sent again" not in first
 
 
 def test_a_huge_retry_header_is_logged_cut_short(plain_sandbox):

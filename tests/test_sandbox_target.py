@@ -117,9 +117,15 @@ def test_sandbox_server_starts_answers_and_stops(tmp_path):
         assert running.url.startswith("http://127.0.0.1:")
         assert server.status(tmp_path) == running
         assert server.start(directory=tmp_path) == running  # a second start finds the running one
-        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", running.url + "/moto-api/"],
-                             capture_output=True, text=True)
-        assert out.stdout == "200"
+        def code(path: str, *headers: str) -> str:
+            command = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--noproxy", "*", running.url + path]
+            return subprocess.run([*command, *[w for h in headers for w in ("-H", h)]], capture_output=True,
+                                  text=True).stdout
+
+        health = "/runbook-sandbox/health"
+        assert code(health, f"X-Runbook-Sandbox-Key: {running.key}") == "200"
+        assert code(health) == "403" and code(health, "X-Runbook-Sandbox-Key: SBXK" + "A" * 32) == "403"
+        assert code("/moto-api/") == "404" and code("/moto-api/data.json") == "404"
     finally:
         assert server.stop(tmp_path) is True
     assert server.status(tmp_path) is None

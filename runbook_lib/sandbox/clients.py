@@ -16,14 +16,12 @@ from botocore.config import Config
 from botocore.configprovider import ConstantProvider
 
 from .. import boto_sessions
+from .keys import SIGNING_SECRET, key_for
 from .loopback import require_loopback
 
-# Credentials the emulator accepts; they are not secrets and open nothing outside it.
-SANDBOX_ENV = {
-    "AWS_ACCESS_KEY_ID": "sandbox",
-    "AWS_SECRET_ACCESS_KEY": "sandbox",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+SANDBOX_ENV = {"AWS_EC2_METADATA_DISABLED": "true"}
+# The credentials a sandbox client signs with: the sandbox's key as the access key id (keys.py).
+CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # Variables that could point a sandbox run at real credentials or endpoints.
 CLEARED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE",
                "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
@@ -39,13 +37,15 @@ RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"})
 NO_PROXIES = Config(proxies={})
 
 
-def sandbox_env() -> dict[str, str]:
+def sandbox_env(key: str | None = None) -> dict[str, str]:
     """Environment for a Terraform run against the sandbox (cleared variables map to '', which it takes as unset).
 
+    It signs with the sandbox's ``key``; without one (the emulator's own environment) no credentials at all.
     No user profile or AWS file is read; NO_PROXY and no_proxy keep what the user set and add the loopback hosts.
     """
     env = {name: "" for name in CLEARED_ENV}
     env.update(SANDBOX_ENV)
+    env.update(dict(zip(CREDENTIAL_VARS, (key, SIGNING_SECRET))) if key else {name: "" for name in CREDENTIAL_VARS})
     env.update({name: os.devnull for name in USER_FILES_ENV})
     hosts = [host.strip() for name in NO_PROXY_VARS for host in os.environ.get(name, "").split(",")]
     no_proxy = ",".join(dict.fromkeys(host for host in [*hosts, *LOOPBACK_HOSTS] if host))
@@ -59,7 +59,7 @@ def server_env() -> dict[str, str]:
     Cleared variables are left out, not set to '': botocore (inside moto) takes AWS_PROFILE='' as a profile named ''.
     """
     env = {**os.environ, **sandbox_env()}
-    return {name: value for name, value in env.items() if name not in CLEARED_ENV}
+    return {name: value for name, value in env.items() if name not in (*CLEARED_ENV, *CREDENTIAL_VARS)}
 
 
 def client_config(config: Config | None = None) -> Config:
@@ -86,8 +86,7 @@ class SandboxSessions:
         self._sessions: dict[str, boto3.Session] = {}   # per instance: they go when the instance goes
 
     def _base(self) -> boto3.Session:
-        return boto3_session(self.region, aws_access_key_id=SANDBOX_ENV["AWS_ACCESS_KEY_ID"],
-                             aws_secret_access_key=SANDBOX_ENV["AWS_SECRET_ACCESS_KEY"])
+        return boto3_session(self.region, aws_access_key_id=key_for(self.endpoint), aws_secret_access_key=SIGNING_SECRET)
 
     def session(self, account_id: str) -> boto3.Session:
         if account_id in self._sessions:

@@ -11,6 +11,10 @@ existed by then, the second attempt met it (``EntityAlreadyExists``). So the ser
 reads each request's body first (slow clients keep no one waiting), then hands moto
 one request at a time, and writes the answer outside the lock.
 
+Nothing answers a request that lacks the sandbox's key (``keys.py``, ``guarded``): a
+browser page, another user of the machine or a foreign ``Host`` gets 403, and moto's own
+``/moto-api/`` endpoints (its state dump, reset and recorder) are off.
+
 An SDK also sends a call again when the connection broke after the emulator had
 answered (the answer lost on the wire). Every attempt of one call carries the same
 ``amz-sdk-invocation-id``, so the server keeps the last answers by that id: a call
@@ -21,6 +25,7 @@ never made twice, whatever happened on the wire.
 from __future__ import annotations
 
 import argparse
+import hmac
 import io
 import json
 import os
@@ -30,6 +35,8 @@ import sys
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Iterable
+
+from .keys import KEY_ENV, KEY_HEADER, KEY_PATTERN
 
 # Headers every AWS SDK sends: the attempt number of a call, and an id shared by all attempts of one call.
 ATTEMPT_HEADER = "amz-sdk-request"
@@ -50,6 +57,16 @@ FAILED_MARK = "Error on request:"
 CALL_KEY = "runbook.call"   # the service and operation of a request, for the log (set once its body is read)
 REPLAYED_KEY = "runbook.replayed"   # set when a call sent again got its first attempt's kept answer
 _SCOPE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/")
+# The access key id of a signed request: in its Authorization header, or in its query (a presigned URL).
+_KEY_ID = re.compile(r"Credential=([A-Za-z0-9]+)/")
+_QUERY_KEY_ID = re.compile(r"(?:^|&)X-Amz-Credential=([A-Za-z0-9]+)(?:/|%2F)", re.IGNORECASE)
+# The sandbox's own requests, each answered only with the key in keys.KEY_HEADER.
+OWN_PREFIX = "/runbook-sandbox/"
+HEALTH_PATH = "/runbook-sandbox/health"
+RESET_PATH = "/runbook-sandbox/reset"
+MOTO_API_PREFIX = "/moto-api"
+# Headers that would let a browser page read an answer (moto adds them unless told not to: MOTO_DISABLE_GLOBAL_CORS).
+_CORS = "access-control-"
 _ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
@@ -153,6 +170,85 @@ def github_events(environ: dict[str, Any], start_response: Callable) -> list[byt
     return _json(start_response, "200 OK", {"builds": started})
 
 
+def _refused(start_response: Callable, status: str, code: str, message: str) -> list[bytes]:
+    body = json.dumps({"__type": code, "Error": {"Code": code, "Message": message}, "message": message}).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def key_id(environ: dict[str, Any]) -> str | None:
+    """The access key id a request was signed with, or None for an unsigned request."""
+    found = _KEY_ID.search(environ.get("HTTP_AUTHORIZATION", "")) or \
+        _QUERY_KEY_ID.search(environ.get("QUERY_STRING", ""))
+    return found.group(1) if found else None
+
+
+def issued_here(access_key: str) -> bool:
+    """Whether the emulator issued this access key id (its STS, for an assumed role; its IAM, for a user)."""
+    from moto.iam.models import PARTITION_NAMES, iam_backends
+
+    return any(access_key in account[partition].access_keys
+               for _id, account in list(iam_backends.items()) for partition in PARTITION_NAMES)
+
+
+def credential_refusal(environ: dict[str, Any], key: str) -> str | None:
+    """Why an AWS call may not run (run under the state lock: the issued keys are moto's state), or None."""
+    access_key = key_id(environ)
+    if access_key is None:
+        return "the sandbox answers signed AWS calls only"
+    if hmac.compare_digest(access_key, key) or issued_here(access_key):
+        return None
+    return "the call was not signed with the sandbox's key, nor with credentials the sandbox issued"
+
+
+def guarded(app: Callable, key: str, port: int) -> Callable:
+    """``app`` behind the sandbox's door: loopback Host, no browser, no moto-api, the key on the sandbox's own routes.
+
+    AWS calls are checked for the key by ``one_at_a_time`` (``credential_refusal``), under the state lock.
+    """
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def guard(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("HTTP_HOST") not in hosts:
+            return _refused(start_response, "403 Forbidden", "SandboxRefused",
+                            f"the sandbox answers requests to 127.0.0.1:{port} only, not to Host "
+                            f"{environ.get('HTTP_HOST', '')[:SHOWN]!r}")
+        if "HTTP_ORIGIN" in environ or any(name.startswith("HTTP_SEC_FETCH_") for name in environ):
+            return _refused(start_response, "403 Forbidden", "SandboxRefused",
+                            "the sandbox does not answer web pages (the request came from a browser)")
+        if path == MOTO_API_PREFIX or path.startswith(MOTO_API_PREFIX + "/"):
+            return _refused(start_response, "404 Not Found", "SandboxRefused",
+                            "moto's own endpoints are off in the sandbox")
+        if path.startswith(OWN_PREFIX) and not hmac.compare_digest(
+                environ.get("HTTP_" + KEY_HEADER.upper().replace("-", "_"), ""), key):
+            return _refused(start_response, "403 Forbidden", "SandboxRefused",
+                            f"the sandbox's own requests carry its key in {KEY_HEADER}")
+        return app(environ, _without_cors(start_response))
+
+    return guard
+
+
+def _without_cors(start_response: Callable) -> Callable:
+    def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+        return start_response(status, [(n, v) for n, v in headers if not n.lower().startswith(_CORS)], exc_info)
+    return start
+
+
+def health(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+    return _json(start_response, "200 OK", {"sandbox": "answering"})
+
+
+def reset(environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+    """Empty every account (what moto's reset did; the tests that build their own state use it)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    if environ.get("REQUEST_METHOD") != "POST":
+        return _json(start_response, "405 Method Not Allowed", {"error": "reset takes POST"})
+    moto_api_backend.reset()
+    return _json(start_response, "200 OK", {"reset": True})
+
+
 def _call(environ: dict[str, Any], body: bytes) -> str:
     """'service Operation' of an AWS request, from its signature's scope and its target header or Action field."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -199,11 +295,12 @@ class _Answers:
 
 
 def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None,
-                  lock: threading.Lock | None = None) -> Callable:
+                  lock: threading.Lock | None = None, key: str | None = None) -> Callable:
     """A WSGI app that reads the whole request body, then runs ``app`` alone and collects its answer under a lock.
 
     ``special``: handlers for paths of the sandbox's own, run under the same lock (a snapshot sees no call half done).
     An attempt of a call already answered (same ``amz-sdk-invocation-id``) gets that answer, and ``app`` is not run.
+    ``key``: the sandbox's key; an AWS call signed with neither it nor credentials issued here is refused.
     """
     lock = lock or threading.Lock()
     special = special or {}
@@ -217,7 +314,13 @@ def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None,
             return lambda data: started.append(bytes(data))
 
         with lock:
-            answer = special.get(environ.get("PATH_INFO"), app)(environ, start_response)
+            handler = special.get(environ.get("PATH_INFO"))
+            aws_call = handler is None and not environ.get("PATH_INFO", "").startswith(OWN_PREFIX)
+            refusal = credential_refusal(environ, key) if key is not None and aws_call else None
+            if refusal is not None:
+                answer = _refused(start_response, "403 Forbidden", "InvalidClientTokenId", refusal)
+            else:
+                answer = (handler or app)(environ, start_response)
             try:
                 body = b"".join(bytes(chunk) for chunk in answer)
             finally:
@@ -281,12 +384,19 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit)
     from .emulated import runtime
 
+    key = os.environ.get(KEY_ENV, "")
+    if not KEY_PATTERN.fullmatch(key):
+        print(f"the sandbox's key is missing from {KEY_ENV}: start the sandbox with `runbook sandbox start`",
+              file=sys.stderr)
+        return 2
     moto_app = DomainDispatcherApplication(create_backend_app)
     handle_snapshot = snapshots(args.directory)
     lock = threading.Lock()   # moto's state: requests and running builds change it one at a time
     runtime.configure(os.path.abspath(args.directory), f"http://127.0.0.1:{args.port}", lock)
     app = one_at_a_time(moto_app, {SNAPSHOT_SAVE_PATH: handle_snapshot, SNAPSHOT_LOAD_PATH: handle_snapshot,
-                                   GITHUB_EVENT_PATH: github_events}, lock)
+                                   GITHUB_EVENT_PATH: github_events, HEALTH_PATH: health, RESET_PATH: reset},
+                        lock, key)
+    app = guarded(app, key, args.port)
     run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 

@@ -3,9 +3,11 @@
 The emulator runs as its own process (so it outlives a notebook kernel or one
 CLI call) on 127.0.0.1 and a free port. Its pid and URL are kept in
 ``$RUNBOOK_SANDBOX_DIR/sandbox.json`` (default ``~/.cache/eks-cicd-runbooks/sandbox``),
-next to its log. That file is checked before it is used: its URL must be the
-loopback address and port it records, and a pid is only signalled when that
-process is our server module on that port, run by this user.
+next to its log, with the sandbox's key (``keys.py``): the folder and the file are
+readable by their owner only. That file is checked before it is used: its URL must be
+the loopback address and port it records, and a pid is only signalled when that
+process is our server module on that port for that folder, run by this user, and
+answers to that key.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import psutil
 
 from ..errors import SandboxError
+from . import keys
 from .clients import server_env
 from .loopback import require_loopback
 
@@ -40,13 +43,17 @@ class Sandbox:
     port: int
     url: str
     log: str
+    key: str = field(repr=False)   # never shown
 
     def answers(self, timeout: float = 2.0) -> bool:
-        """Whether the emulator answers at ``url``, asked directly (never through a proxy)."""
+        """Whether the emulator at ``url`` answers to this sandbox's key, asked directly (never through a proxy)."""
+        from .serve import HEALTH_PATH
+
         # urllib goes through HTTP_PROXY and friends unless given a ProxyHandler that names no proxy.
         direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(f"{require_loopback(self.url)}{HEALTH_PATH}", headers={keys.KEY_HEADER: self.key})
         try:
-            with direct.open(f"{require_loopback(self.url)}/moto-api/", timeout=timeout) as resp:
+            with direct.open(request, timeout=timeout) as resp:
                 resp.read()   # closing with the answer unread resets the connection while the server still writes
                 return resp.status == 200
         except (urllib.error.URLError, OSError):
@@ -89,7 +96,7 @@ def _recorded(file: Path) -> Sandbox | None:
     names = [f.name for f in fields(Sandbox)]
     if not isinstance(data, dict) or sorted(data) != sorted(names):
         raise _bad_state(file, f"must be a JSON object with the keys {', '.join(names)}")
-    for name, kind in (("pid", int), ("port", int), ("url", str), ("log", str)):
+    for name, kind in (("pid", int), ("port", int), ("url", str), ("log", str), ("key", str)):
         if type(data[name]) is not kind:
             raise _bad_state(file, f"{name} = {data[name]!r} must be {'an integer' if kind is int else 'a string'}")
     if data["pid"] < 1:
@@ -99,6 +106,8 @@ def _recorded(file: Path) -> Sandbox | None:
     if data["url"] != _url(data["port"]):
         raise _bad_state(file, f"url = {data['url']!r} must be {_url(data['port'])!r} (the sandbox only talks to "
                                "loopback, on the port the file records)")
+    if not keys.KEY_PATTERN.fullmatch(data["key"]):
+        raise _bad_state(file, "key is not a sandbox key (not shown)")
     return Sandbox(**data)
 
 
@@ -143,6 +152,7 @@ def status(directory: str | Path | None = None) -> Sandbox | None:
         return None
     process = _live_process(sandbox.pid)
     if process and _serves(process, sandbox.port, directory) and sandbox.answers():
+        keys.remember(sandbox.url, sandbox.key)
         return sandbox
     return None
 
@@ -165,15 +175,17 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
             )
     else:
         port = _free_port()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)   # the state, the snapshots and sandbox.json (with the key) are the owner's only
     log = directory / "emulator.log"
-    with open(log, "ab") as handle:
+    key = keys.new_key()
+    with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as handle:
         proc = subprocess.Popen(
-            _command(port, directory), env=server_env(),
+            _command(port, directory), env={**server_env(), keys.KEY_ENV: key, "MOTO_DISABLE_GLOBAL_CORS": "true"},
             stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     url = require_loopback(_url(port))
-    sandbox = Sandbox(proc.pid, port, url, str(log))
+    sandbox = Sandbox(proc.pid, port, url, str(log), key)
     deadline = time.monotonic() + timeout
     while not sandbox.answers(timeout=1):
         if proc.poll() is not None:
@@ -185,8 +197,10 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
         time.sleep(0.2)
     file = _state_file(directory)
     partial = file.with_name(file.name + ".partial")
-    partial.write_text(json.dumps(asdict(sandbox)))
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(json.dumps(asdict(sandbox)))
     partial.replace(file)  # a reader sees the whole file or none
+    keys.remember(sandbox.url, sandbox.key)
     return sandbox
 
 
@@ -233,7 +247,7 @@ def post_json(base: str, path: str, body: dict, timeout: float, refused: str, un
     no answer raises SandboxError(``unanswered`` and the reason).
     """
     request = urllib.request.Request(require_loopback(base) + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", keys.KEY_HEADER: keys.key_for(base)})
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never through a proxy
     try:
         with direct.open(request, timeout=timeout) as response:

@@ -12,6 +12,7 @@ from ..parameters.models import Org
 from ..render.hcl import BLANK, Attr, Block, Item
 from ..render.targets import LiveTarget, ProviderAccount, Target, backend_block, provider_block
 from .clients import sandbox_env
+from .keys import key_for
 from .loopback import require_loopback
 from .server import require_running
 
@@ -55,4 +56,4 @@ class SandboxTarget:
         ])
 
     def terraform_env(self) -> dict[str, str]:
-        return sandbox_env()
+        return sandbox_env(key_for(self.endpoint))

@@ -460,12 +460,20 @@ BWRAP = "bwrap"
 def confined(folder: Path) -> list[str]:
     """The bubblewrap command that keeps a build's writes in ``folder``: the machine read-only, /tmp its own,
     /usr/local/bin the build's own (where an install phase puts its tools), and its own process namespace,
-    so that every process the build starts ends with it (time limit, StopBuild, the emulator stopping)."""
+    so that every process the build starts ends with it (time limit, StopBuild, the emulator stopping).
+
+    What a build may not read is hidden under empty folders: the sandbox's own folder (its key in
+    sandbox.json, the state, the other builds), all but the build's folder, and the user's ~/.aws."""
     bwrap = shutil.which(BWRAP)
     if bwrap is None:
         raise BuildError("CLIENT_ERROR", "bubblewrap (bwrap) is not installed: the sandbox runs a build only inside "
                          "it, so that the build writes nothing outside its folder (apt-get install bubblewrap)")
+    hidden = [str(Path(_settings["directory"]))]
+    aws_folder = Path.home() / ".aws"
+    if aws_folder.is_dir():
+        hidden.append(str(aws_folder))
     return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            *[word for path in hidden for word in ("--tmpfs", path)],
             "--bind", str(folder), str(folder), "--bind", str(folder / "usr-local-bin"), "/usr/local/bin",
             "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(folder / "src")]
 
