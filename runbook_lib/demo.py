@@ -48,7 +48,8 @@ def run() -> int:
             cli_main(["sandbox", "stop"])
     console.rule("done" if code == 0 else "done, with failures")
     console.print(f"Took {time.monotonic() - started:.0f} s. "
-                  + ("The sandbox is still running: `runbook sandbox status`, `runbook sandbox stop`."
+                  + ("The sandbox is still running: `eval \"$(.venv/bin/runbook sandbox env)\"` points the AWS CLI at "
+                     "it; `runbook sandbox stop` stops it."
                      if keep else "The sandbox was stopped (KEEP_SANDBOX=1 keeps it for exploring)."))
     return code
 
