@@ -21,13 +21,17 @@ from .project import project_root
 
 
 def run() -> int:
+    from .sandbox import server
+
     root = project_root()
     keep = os.environ.get("KEEP_SANDBOX") == "1"
     started = time.monotonic()
+    already = server.status() is not None   # a sandbox someone else started is left running at the end
     console.rule("start the sandbox (AWS emulator on 127.0.0.1)")
     code = cli_main(["sandbox", "start", "--org", str(root / "parameters" / "org.yaml")])
     if code != 0:
         return code
+    pipelines: list[tuple[str, str, int]] = []
     try:
         console.rule("run the notebooks for every example application (runbook run)")
         code = cli_main(["run", "--org", "parameters/org.yaml", "--apps", "parameters/apps", "--target", "sandbox",
@@ -40,17 +44,25 @@ def run() -> int:
             for app in sorted((root / "parameters" / "apps").glob("*.yaml")):
                 for action in ("pull-request", "merge"):
                     console.rule(f"{app.stem}: the first {action.replace('-', ' ')} (runbook pipeline {action})")
-                    code = max(code, cli_main(["pipeline", action, "--org", "parameters/org.yaml", "--app",
-                                               str(app.relative_to(root)), "--target", "sandbox",
-                                               "--out", str(root / "build" / "pipeline")]))
+                    done = cli_main(["pipeline", action, "--org", "parameters/org.yaml", "--app",
+                                     str(app.relative_to(root)), "--target", "sandbox",
+                                     "--out", str(root / "build" / "pipeline")])
+                    pipelines.append((app.stem, action, done))
+                    code = max(code, done)
     finally:
-        if not keep:
+        if not keep and not already:
             cli_main(["sandbox", "stop"])
     console.rule("done" if code == 0 else "done, with failures")
-    console.print(f"Took {time.monotonic() - started:.0f} s. "
-                  + ("The sandbox is still running: `eval \"$(.venv/bin/runbook sandbox env)\"` points the AWS CLI at "
-                     "it; `runbook sandbox stop` stops it."
-                     if keep else "The sandbox was stopped (KEEP_SANDBOX=1 keeps it for exploring)."))
+    for app, action, done in pipelines:   # printed above phase by phase; summed up here
+        console.print(f"  {app}: the first {action.replace('-', ' ')}: "
+                      + ("succeeded" if done == 0 else f"FAILED (exit {done}; its cause is printed above)"))
+    if keep or already:
+        ending = ("The sandbox is still running" + (" (it was running before the demo)" if already else "")
+                  + ": `eval \"$(.venv/bin/runbook sandbox env)\"` points the AWS CLI at it; "
+                  "`runbook sandbox stop` stops it.")
+    else:
+        ending = "The sandbox was stopped (KEEP_SANDBOX=1 keeps it for exploring)."
+    console.print(f"Took {time.monotonic() - started:.0f} s. {ending}")
     return code
 
 
