@@ -135,10 +135,9 @@ class RunStopped(RunbookError):
 class Interrupted(RunbookError):
     """SIGINT or SIGTERM arrived while a root was being worked on (Terraform was stopped cleanly)."""
 
-    def __init__(self, result: RootResult):
-        self.result = result
-        super().__init__(f"interrupted during {result.step} of {result.root}; Terraform was stopped and "
-                         "released its state lock")
+    def __init__(self, result: RootResult, lock: str):
+        self.result, self.lock = result, lock
+        super().__init__(f"interrupted during {result.step} of {result.root}; Terraform was stopped, and {lock}")
 
 
 class _Attempt:
@@ -352,15 +351,44 @@ class Engine:
             return self._plan_and_apply(attempt, tf, destroy)
         return self._guarded(attempt, work)
 
-    @staticmethod
-    def _guarded(attempt: _Attempt, work: Callable[[], RootResult]) -> RootResult:
+    def _guarded(self, attempt: _Attempt, work: Callable[[], RootResult]) -> RootResult:
         """``work()`` for one root; a failure becomes its result, Ctrl-C becomes :class:`Interrupted`."""
         try:
             return work()
         except RunbookError as exc:
             return attempt.result(Outcome.FAILED, str(exc))
         except KeyboardInterrupt:
-            raise Interrupted(attempt.result(Outcome.INTERRUPTED, f"interrupted during {attempt.step}")) from None
+            lock = self._lock_after_stop(attempt.root) if attempt.step != "init" else "it held no state lock yet"
+            raise Interrupted(attempt.result(Outcome.INTERRUPTED, f"interrupted during {attempt.step}; {lock}"),
+                              lock) from None
+
+    def _lock_after_stop(self, root: RootModule) -> str:
+        """What became of ``root``'s state lock once Terraform was stopped, read from the state bucket (not assumed)."""
+        import json
+
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        org = self.settings.org
+        try:
+            s3 = self.clients.client("s3", org.accounts.operations.id)
+            body = s3.get_object(Bucket=org.state_bucket, Key=root.lock_key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return "its state lock is released"
+            return (f"whether its state lock is released could not be read ({exc}); if the next run reports a "
+                    "lock, it prints the `runbook unlock` command that releases it")
+        except (BotoCoreError, RunbookError, OSError) as exc:
+            return (f"whether its state lock is released could not be read ({exc}); if the next run reports a "
+                    "lock, it prints the `runbook unlock` command that releases it")
+        try:
+            lock_id = str(json.loads(body).get("ID", ""))
+        except (ValueError, AttributeError):
+            lock_id = ""
+        if not LOCK_ID.match(lock_id):
+            return (f"its state lock is still held ({org.state_bucket}/{root.lock_key}, with no lock "
+                    "ID the runbook can read); see the README, 'unlock a state'")
+        return (f"its state lock is STILL HELD: once nothing else works on {root.name}, run "
+                f"`runbook unlock {root.name} {lock_id}`")
 
     def _apply_ahead(self, ahead: _Ahead) -> RootResult:
         """Gate and apply a root that was planned beside the roots before it."""
@@ -483,7 +511,7 @@ class Engine:
                 except Interrupted as exc:
                     done.append(exc.result)
                     raise RunStopped(f"{verb} interrupted at step {number}/{len(roots)} ({exc.result.step} {root.name}); "
-                                     "Terraform was stopped and released its state lock", done, interrupted=True) from None
+                                     f"Terraform was stopped, and {exc.lock}", done, interrupted=True) from None
                 done.append(result)
                 if result.outcome not in DONE:
                     raise RunStopped(f"{verb} stopped at step {number}/{len(roots)} ({result.step} {root.name}): "

@@ -96,7 +96,8 @@ def run_notebook(source: Path, executed: Path, parameters: dict, cwd: str, *, en
             except Exception as exc:
                 if timed_out.is_set():
                     raise NotebookTimeout(f"ran longer than its limit of {timeout:g} s and was interrupted "
-                                          "(a Terraform command in it got SIGINT and released its state lock)") from exc
+                                          "(a Terraform command in it got SIGINT; the notebook's last output says whether its state lock "
+                                          "was released)") from exc
                 stderr.seek(0)
                 kernel_said = stderr.read().decode(errors="replace")
                 if PORT_CLASH not in kernel_said or not _no_cell_started(executed):

@@ -44,6 +44,11 @@ class RootModule:
     def state_key(self) -> str:
         return f"{self.name}/terraform.tfstate"
 
+    @property
+    def lock_key(self) -> str:
+        """The state lock's object beside the state (the S3 backend's use_lockfile)."""
+        return f"{self.state_key}.tflock"
+
 
 def _versions() -> str:
     return dumps([Block("terraform", (), [
