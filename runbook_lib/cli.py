@@ -596,15 +596,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate_as_interrupt(_signum, _frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops a run the way Ctrl-C does: Terraform gets SIGINT and releases its lock
+    raise KeyboardInterrupt  # SIGTERM and SIGHUP stop a run the way Ctrl-C does: Terraform gets SIGINT
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = None
+    from .stopping import TERMINATING
+
+    previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        previous = {signum: signal.signal(signum, _terminate_as_interrupt) for signum in TERMINATING}
     try:
         return args.func(args)
     except RunbookError as exc:
@@ -614,8 +616,8 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("interrupted")
         return EXIT_INTERRUPTED
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ import signal
 import psutil
 
 
+# Signals that end a run as Ctrl-C does (SIGHUP: the terminal it ran in was closed).
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
 def end(processes: list[psutil.Process], *, first: int = signal.SIGTERM, grace: float = 5) -> None:
     """Send ``first`` to each of ``processes``, wait up to ``grace`` seconds, then SIGKILL the rest.
 

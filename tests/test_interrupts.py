@@ -76,15 +76,18 @@ def _terraform_applying(root_fragment: str, within: Path) -> bool:
     return False
 
 
-def test_ctrl_c_while_starting_stops_the_sandbox_it_started_and_keeps_the_partial_folder(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_ctrl_c_while_starting_stops_the_sandbox_it_started_and_keeps_the_partial_folder(tmp_path, signum):
+    """SIGINT to the process group is Ctrl-C; SIGHUP to it is the terminal closing: both stop the run the same way."""
     env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(tmp_path / "sandbox"), RUNBOOK_PROJECT_ROOT=str(ROOT))
     proc, lines = _start_run(["--apps", "parameters/apps/web.yaml", "--out", str(tmp_path / "runs")], env)
     _wait_for(lambda: any("[common] started" in line for line in lines), 120, "the common job to start")
     _wait_for(lambda: any("run folder" in line for line in lines)
               and any("ipykernel" in p for p in _processes_of(_partial(lines) / ".stop")), 120,
               "the first notebook's kernel")
-    os.killpg(proc.pid, signal.SIGINT)   # what Ctrl-C in a terminal does
+    os.killpg(proc.pid, signum)   # what Ctrl-C in a terminal does, or closing the terminal
     assert proc.wait(timeout=120) == 130, "\n".join(lines)   # nothing was changed yet
+    assert f"{signal.Signals(signum).name}: stopping" in "\n".join(lines)
     partial = _partial(lines)
     assert partial.is_dir() and not Path(str(partial).removesuffix(".partial")).exists()
     summary = json.loads((partial / "summary.json").read_text())

@@ -16,7 +16,6 @@ parent's plan above instead of tearing the workers down mid-cell.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -27,6 +26,7 @@ from typing import Callable
 import psutil
 
 from ..engine import STOP_FILE_ENV
+from ..stopping import TERMINATING
 from ..stopping import end
 
 KERNEL_MARK = "ipykernel_launcher"
@@ -34,14 +34,29 @@ SETTLE_SECONDS = 30
 
 
 def ignore_sigint() -> None:
-    """Pool worker initializer: the parent decides how a worker's notebook is stopped."""
+    """Pool worker initializer: the parent decides how a worker's notebook is stopped.
+
+    The worker shares the parent's process group: Ctrl-C, and SIGHUP when the terminal
+    closes, reach it too; the parent's handler stops its notebook instead.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _ignore_hangup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 @contextmanager
 def lines_from_workers(progress: Callable[[str], None]):
     """A ``report`` callable that worker processes can use; their lines reach ``progress`` here, in order."""
-    with multiprocessing.Manager() as manager:   # its server process ignores SIGINT itself
+    from multiprocessing.managers import SyncManager
+
+    # its server process ignores SIGINT itself, and SIGHUP (a closed terminal) by this initializer: the
+    # parent decides when the run stops, and keeps printing the workers' lines until then
+    manager = SyncManager()
+    manager.start(_ignore_hangup)
+    with manager:
         queue = manager.Queue()
 
         def drain() -> None:
@@ -68,7 +83,7 @@ def _kernels() -> list[psutil.Process]:
 
 
 class Interrupts:
-    """SIGINT/SIGTERM handlers for the batch parent, and the stop file they create."""
+    """SIGINT/SIGTERM/SIGHUP handlers for the batch parent, and the stop file they create."""
 
     def __init__(self, stop_file: Path, progress: Callable[[str], None], on_stop: Callable[[], None] | None = None):
         self.stop_file = Path(stop_file)
@@ -82,7 +97,7 @@ class Interrupts:
         self._saved_env = os.environ.get(STOP_FILE_ENV)
         os.environ[STOP_FILE_ENV] = str(self.stop_file)   # workers and kernels started from now on inherit it
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, *TERMINATING):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -104,7 +119,8 @@ class Interrupts:
         if self.count == 1:
             self.stop_file.touch()
             self.progress(f"{name}: stopping. No new notebook starts; running ones are interrupted and their "
-                          "Terraform releases its state lock. Send it again to stop at once.")
+                          "Terraform asked to release its state lock (each notebook says whether it did). Send it "
+                          "again to stop at once.")
             for kernel in _kernels():
                 try:
                     kernel.send_signal(signal.SIGINT)
