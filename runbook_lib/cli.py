@@ -379,6 +379,7 @@ def cmd_run(args) -> int:
     run_dir, results, interrupted = run_batch(args.org, args.apps, stage=args.stage, target=args.target,
                                               jobs=args.jobs, out=args.out, auto_approve=args.auto_approve,
                                               executor=args.executor, scheduler=args.scheduler,
+                                              allow_plaintext_scheduler=args.allow_plaintext_scheduler,
                                               notebook_timeout=args.notebook_timeout,
                                               progress=lambda line: console.print(Text(line)))
     console.print(f"Run folder: {run_dir}")
@@ -529,8 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, help="applications run in parallel (default: 1 on the local pool; "
                    "with dask, as many as the cluster's workers take)")
     p.add_argument("--executor", default="local", help="where jobs run: local (a process pool, the default) or dask")
-    p.add_argument("--scheduler", help="the Dask scheduler's address, tcp://HOST:8786 "
+    p.add_argument("--scheduler", help="the Dask scheduler's address, tcp://127.0.0.1:8786 or tls://HOST:8786 "
                    "(default: $RUNBOOK_DASK_SCHEDULER)")
+    p.add_argument("--allow-plaintext-scheduler", action="store_true",
+                   help="accept a scheduler on another machine without TLS (whoever reaches it runs code on the "
+                        "workers, which hold the AWS credentials)")
     p.add_argument("--notebook-timeout", type=float, default=DEFAULT_NOTEBOOK_TIMEOUT,
                    help="wall limit of each notebook in seconds; past it the notebook is interrupted "
                    "(default: %(default)g)")

@@ -57,6 +57,23 @@ def test_a_scheduler_that_does_not_answer_is_refused_before_anything_runs(tmp_pa
     assert _nothing_in(tmp_path / "runs")
 
 
+@pytest.mark.parametrize("address", ["tcp://10.0.0.5:8786", "192.168.1.9:8786", "tcp://scheduler.example:8786"])
+def test_a_plaintext_scheduler_elsewhere_is_refused_unless_allowed(tmp_path, capsys, monkeypatch, address):
+    """Hostile: a scheduler off this machine without TLS is refused before any connection; the flag lets it through."""
+    monkeypatch.setattr("runbook_lib.batch.cluster.CONNECT_TIMEOUT", 0.5)
+    code = main(["run", "--apps", WEB, "--executor", "dask", "--scheduler", address, "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"the Dask scheduler {address} is not on this machine and the connection is not TLS" in err
+    assert "--allow-plaintext-scheduler" in err and _nothing_in(tmp_path / "runs")
+    monkeypatch.setenv("RUNBOOK_DASK_SCHEDULER", address)   # the same rule for the address from the environment
+    assert main(["run", "--apps", WEB, "--executor", "dask", "--out", str(tmp_path / "runs")]) == 2
+    assert "is not on this machine" in capsys.readouterr().err
+    from runbook_lib.batch.runner import make_executor
+
+    allowed = make_executor("dask", scheduler=address, allow_plaintext_scheduler=True)   # (connects only when started)
+    assert allowed.address == address
+
+
 def test_the_scheduler_can_come_from_the_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("runbook_lib.batch.cluster.CONNECT_TIMEOUT", 2.0)
     with socket_nobody_listens_on() as address:

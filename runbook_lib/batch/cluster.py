@@ -135,6 +135,28 @@ def run_on_worker(parcel, fn, run_id: str) -> Shipped:
     return run_parcel(parcel, run, scratch_base=worker.local_directory)
 
 
+PLAINTEXT_FLAG = "--allow-plaintext-scheduler"
+
+
+def plaintext_risk(address: str) -> str | None:
+    """Why a scheduler address is risky: not TLS and not on this machine (None when it is either)."""
+    import ipaddress
+
+    scheme, _, rest = address.partition("://") if "://" in address else ("tcp", "", address)
+    if scheme == "tls":
+        return None
+    host = rest.rsplit(":", 1)[0].strip("[]") if ":" in rest else rest
+    try:
+        on_this_machine = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        on_this_machine = host == "localhost"
+    if on_this_machine:
+        return None
+    return (f"the Dask scheduler {address} is not on this machine and the connection is not TLS: whoever can "
+            "reach it can run code on its workers, which hold the AWS credentials Terraform uses on live. Use "
+            f"tls:// with Dask's TLS settings (distributed.comm.tls), or pass {PLAINTEXT_FLAG} to accept that risk")
+
+
 class DaskExecutor:
     """Jobs on the Dask cluster whose scheduler is at ``scheduler`` (or $RUNBOOK_DASK_SCHEDULER)."""
 
@@ -158,7 +180,7 @@ class DaskExecutor:
 
         try:
             self.client = Client(self.address, timeout=self.connect_timeout, set_as_default=False)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        except Exception as exc:   # nothing listens, or what answers is not a Dask scheduler (MemoryError seen)
             raise ClusterError(f"no Dask scheduler answers at {self.address} (waited {self.connect_timeout:g} s): "
                                f"{type(exc).__name__}: {exc}") from None
         try:

@@ -218,8 +218,10 @@ def execute_job(job: Job, report: Callable[[str], None] | None = None,
     return result
 
 
-def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None) -> Executor:
-    """The executor called ``name`` (``local`` or ``dask``); refuse an unknown name or a bad ``--jobs``."""
+def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None, *,
+                  allow_plaintext_scheduler: bool = False) -> Executor:
+    """The executor called ``name`` (``local`` or ``dask``); refuse an unknown name or a bad ``--jobs``,
+    and a scheduler elsewhere without TLS unless the person allowed it for this run."""
     if jobs is not None and jobs < 1:
         raise BatchError(f"--jobs {jobs} must be 1 or more")
     if name == "local":
@@ -228,7 +230,11 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
         return LocalProcessExecutor(jobs or 1)
     if name == "dask":
         from ..sandbox.server import SANDBOX_DIR_ENV, state_dir
-        from .cluster import DaskExecutor
+        from .cluster import SCHEDULER_ENV, DaskExecutor, plaintext_risk
+
+        risk = plaintext_risk(scheduler or os.environ.get(SCHEDULER_ENV) or "")
+        if risk and not allow_plaintext_scheduler:
+            raise BatchError(risk)
 
         # a sandbox run's workers share this machine's sandbox (it answers on loopback only)
         return DaskExecutor(scheduler, jobs, env={SANDBOX_DIR_ENV: str(state_dir().resolve())})
@@ -238,7 +244,7 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
 def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, target: str = "sandbox",
               jobs: int | None = None, out: str | None = None, auto_approve: bool = False,
               executor: str | Executor = "local", scheduler: str | None = None,
-              notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
+              allow_plaintext_scheduler: bool = False, notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
               progress: Callable[[str], None] = print) -> tuple[Path, list[JobResult], bool]:
     """Run the batch; return (run folder, job results, interrupted).
 
@@ -252,7 +258,7 @@ def run_batch(org_file: str, apps: list[str], *, stage: str | None = None, targe
     is stopped. A second signal stops what is left at once.
     """
     if isinstance(executor, str):
-        executor = make_executor(executor, jobs, scheduler)
+        executor = make_executor(executor, jobs, scheduler, allow_plaintext_scheduler=allow_plaintext_scheduler)
     elif jobs is not None and jobs < 1:
         raise BatchError(f"--jobs {jobs} must be 1 or more")
     plan = plan_batch(org_file, apps, stage, target, out, auto_approve, notebook_timeout)
