@@ -25,8 +25,9 @@ from .render import Target
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: what is printed holds values from parameters, paths and AWS ("hotfix[/]" is a branch name)
+console = Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 def _common_flags(parser: argparse.ArgumentParser, target_default: str = Target.live.value) -> None:
@@ -49,7 +50,7 @@ def cmd_render(args) -> int:
     for rel in report.written:
         console.print(f"  wrote      {out / rel}")
     for rel in report.forced:
-        console.print(f"  [yellow]overwrote a hand-edited file[/] {out / rel}")
+        console.print(Text.assemble("  ", ("overwrote a hand-edited file", "yellow"), f" {out / rel}"))
     if report.unchanged:
         console.print(f"  unchanged  {len(report.unchanged)} file(s)")
     console.print(f"Rendered {args.target} target into {out}. Next: runbook validate --org {args.org}"

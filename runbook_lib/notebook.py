@@ -40,7 +40,7 @@ RunbookError._render_traceback_ = _notebook_traceback  # type: ignore[attr-defin
 
 
 def _console() -> Console:
-    return Console(width=120, color_system=None, force_jupyter=False, force_terminal=False, highlight=False,
+    return Console(width=120, color_system=None, force_jupyter=False, force_terminal=False, highlight=False, markup=False,
                    soft_wrap=False)
 
 

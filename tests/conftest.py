@@ -139,7 +139,7 @@ def batch_run(suite_sandbox, suite_aws, tmp_path_factory):
 
     watched = _Watched("[worker] 03-continuous-deployment: ok", break_worker)
     saved = cli.console
-    cli.console = Console(file=watched, width=200, highlight=False, soft_wrap=True)
+    cli.console = Console(file=watched, width=200, highlight=False, markup=False, soft_wrap=True)
     try:
         code = cli.main(["run", "--org", "parameters/org.yaml", "--apps", "parameters/apps", "--jobs", "2",
                          "--out", str(out)])

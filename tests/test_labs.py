@@ -68,8 +68,8 @@ def run(*argv: str) -> tuple[int, str, str]:
     """``runbook ARGV`` in this process, as the CLI runs it: exit code, stdout, stderr."""
     out, err = io.StringIO(), io.StringIO()
     saved = cli.console, cli.err_console
-    cli.console = Console(file=out, width=400, highlight=False, soft_wrap=True)
-    cli.err_console = Console(file=err, width=400, highlight=False, soft_wrap=True)
+    cli.console = Console(file=out, width=400, highlight=False, markup=False, soft_wrap=True)
+    cli.err_console = Console(file=err, width=400, highlight=False, markup=False, soft_wrap=True)
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:

@@ -438,3 +438,12 @@ def test_org_tag_may_not_use_a_key_the_runbook_sets(tmp_path, capsys):
     assert (f"{path}: tags.application (key) = 'application' is a tag key the runbook sets itself "
             "on resources (application); choose another key") in output
     assert not out.exists()
+
+
+def test_an_out_folder_whose_name_looks_like_markup_is_printed_as_written(capsys, tmp_path):
+    """Hostile: `[/]` and `[bold]` in a path are text; Rich took them for markup and the render exited 1 after writing."""
+    out = tmp_path / "we[/]ird[bold]"
+    code, said = render(capsys, tmp_path, ORG, WEB, out=out)
+    assert code == 0, said
+    assert str(out) in said and "MarkupError" not in said and "Traceback" not in said
+    assert (out / "infra" / "cicd-common" / "main.tf").is_file()
