@@ -54,16 +54,17 @@ _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.WARN: "yellow", 
 def table(results: list[CheckResult], title: str = "Checks"):
     """A rich Table for terminals (ids kept whole; the other columns fold)."""
     from rich.table import Table
+    from rich.text import Text
 
-    out = Table(title=title)
+    out = Table(title=Text(title) if title else None)   # every cell a Text: values from AWS are never markup
     out.add_column("Status", no_wrap=True)
     out.add_column("Check", no_wrap=True)
     for column in ("Resource", "Expected", "Found", "Remedy"):
         out.add_column(column, overflow="fold")
     for r in results:
         remedy = r.remedy + (f" ({r.link})" if r.link and r.status is not Status.PASS else "")
-        out.add_row(f"[{_STYLE[r.status]}]{r.status.value}[/]", r.id, r.resource, r.expected, r.found,
-                    remedy if r.status is not Status.PASS else "")
+        out.add_row(Text(r.status.value, style=_STYLE[r.status]), *map(Text, (
+            r.id, r.resource, r.expected, r.found, remedy if r.status is not Status.PASS else "")))
     return out
 
 

@@ -219,14 +219,15 @@ def summary_from_stream(messages: list[dict], *, root: str, workdir: Path, plan_
 def table(summary: PlanSummary):
     """A rich Table of the changes that do something (creates, updates, replacements, deletes)."""
     from rich.table import Table
+    from rich.text import Text
 
-    out = Table(title=f"Plan: {summary.headline()}")
+    out = Table(title=Text(f"Plan: {summary.headline()}"))   # every cell a Text: addresses and values are never markup
     out.add_column("Action", no_wrap=True)
     out.add_column("Address")
     out.add_column("Details")
     for c in _doing(summary):
         style = "bold red" if c.action in DESTRUCTIVE else ""
-        out.add_row(f"[{style}]{_action(c)}[/]" if style else _action(c), c.address, _details(c))
+        out.add_row(Text(_action(c), style=style), Text(c.address), Text(_details(c)))
     return out
 
 

@@ -26,15 +26,16 @@ def passed(findings: list[Finding]) -> bool:
 def table(findings: list[Finding], title: str = "Static validation"):
     """A rich Table of the findings (printable in a terminal or a notebook)."""
     from rich.table import Table
+    from rich.text import Text
 
-    out = Table(title=title, show_lines=False)
+    out = Table(title=Text(title) if title else None, show_lines=False)   # every cell a Text: never markup
     out.add_column("Status", no_wrap=True)
     out.add_column("Check", no_wrap=True)
     out.add_column("Subject")
     out.add_column("Detail")
     for f in findings:
         style = "green" if f.status is Status.PASS else "bold red"
-        out.add_row(f"[{style}]{f.status.value}[/]", f.check, f.subject, f.detail)
+        out.add_row(Text(f.status.value, style=style), Text(f.check), Text(f.subject), Text(f.detail))
     return out
 
 
