@@ -620,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:   # a folder that cannot be made or written (HOME, --out, the sandbox's folder)
+        where = f" {exc.filename}" if exc.filename else ""
+        err_console.print(Text.assemble(("error: ", "bold red"), f"cannot use{where}: {exc.strerror or exc}. "
+                                        "Point HOME, --out or RUNBOOK_SANDBOX_DIR at a folder you can write."))
+        return EXIT_ERROR
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -156,6 +156,14 @@ def test_terraform_never_proxies_the_sandbox_and_reads_no_aws_files(monkeypatch)
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.delenv("no_proxy")
     assert sandbox_env()["no_proxy"] == "127.0.0.1,localhost"
+    # endpoint switches that would send Terraform's calls to another host: cleared (Terraform takes '' as unset)
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    monkeypatch.setenv("AWS_USE_DUALSTACK_ENDPOINT", "true")
+    assert sandbox_env()["AWS_USE_FIPS_ENDPOINT"] == sandbox_env()["AWS_USE_DUALSTACK_ENDPOINT"] == ""
+    # the sandbox's key signs Terraform's calls; without one (the emulator itself) no credentials are passed on
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALUSERKEY00000")
+    assert sandbox_env("SBXK" + "A" * 32)["AWS_ACCESS_KEY_ID"] == "SBXK" + "A" * 32
+    assert sandbox_env()["AWS_ACCESS_KEY_ID"] == ""
 
 
 # -- 2. a stale or edited sandbox.json ------------------------------------------------------------------------
@@ -314,3 +322,15 @@ def test_a_huge_retry_header_is_logged_cut_short(plain_sandbox):
     logged = _log_after(plain_sandbox, {"amz-sdk-request": "attempt=3; " + "x" * 4000, "amz-sdk-invocation-id": "y" * 4000})
     [line] = [line for line in logged.splitlines() if "sent again" in line]
     assert len(line) < 300 and "x" * 69 in line and "x" * 81 not in line
+
+
+def test_a_home_that_is_not_a_folder_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    """Hostile: HOME names a file, so the default sandbox folder cannot be made: one line, exit 2, no traceback."""
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    monkeypatch.delenv(server.SANDBOX_DIR_ENV, raising=False)
+    monkeypatch.setattr(server, "DEFAULT_DIR", home / ".cache" / "eks-cicd-runbooks" / "sandbox")   # as HOME=<file> makes it
+    assert cli_main(["sandbox", "start"]) == 2
+    err = capsys.readouterr().err
+    assert f"the sandbox's folder {home}/.cache/eks-cicd-runbooks/sandbox cannot be made or used (Not a directory)" in err
+    assert "RUNBOOK_SANDBOX_DIR" in err and "Traceback" not in err

@@ -25,7 +25,9 @@ CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # Variables that could point a sandbox run at real credentials or endpoints.
 CLEARED_ENV = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE",
                "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+               # endpoint switches that send a client to another host than the endpoint it is given
+               "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
 # The user's AWS config and credentials files: sandbox runs read an empty file instead, and no profile.
 USER_FILES_ENV = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")   # for Terraform and the emulator
 NO_USER_CONFIG = {"profile": None, "config_file": os.devnull, "credentials_file": os.devnull}   # for boto3

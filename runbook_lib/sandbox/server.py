@@ -175,8 +175,12 @@ def start(port: int | None = None, directory: str | Path | None = None, timeout:
             )
     else:
         port = _free_port()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)   # the state, the snapshots and sandbox.json (with the key) are the owner's only
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)   # the state, the snapshots and sandbox.json (with the key) are the owner's only
+    except OSError as exc:
+        raise SandboxError(f"the sandbox's folder {directory} cannot be made or used ({exc.strerror or exc}); "
+                           f"set {SANDBOX_DIR_ENV} to a folder you can write (the default is under HOME)") from None
     log = directory / "emulator.log"
     key = keys.new_key()
     with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as handle:
