@@ -196,3 +196,18 @@ def test_a_json_path_that_goes_bad_during_the_checks_is_still_a_clear_error(tmp_
     _write_json(tmp_path / "ok" / "checks.json", "{}")
     assert (tmp_path / "ok" / "checks.json").read_text() == "{}"
     assert [p.name for p in (tmp_path / "ok").iterdir()] == ["checks.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("link", ["infra", "infra/ci/web/main.tf"], ids=["a-folder", "a-file"])
+def test_render_never_writes_through_a_link_out_of_its_folder(org, apps, tmp_path, link):
+    """Hostile: a symbolic link inside --out (a folder, or one rendered file) pointing elsewhere: refused, nothing written."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    files = render_files(org, apps["web"], make_target("live"))
+    (out / link).parent.mkdir(parents=True, exist_ok=True)
+    (out / link).symlink_to(elsewhere if link == "infra" else elsewhere / "main.tf")
+    with pytest.raises(Exception, match=f"{out / link} is a symbolic link .* never through a link out of it"):
+        write_files(out, files)
+    assert list(elsewhere.iterdir()) == []
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == sorted(
+        {link, *[Path(link).parents[i].as_posix() for i in range(len(Path(link).parts) - 1)]})

@@ -76,6 +76,17 @@ def _diff(path: str, old: str, new: str) -> str:
     ))
 
 
+def _inside(out: Path, target: Path) -> None:
+    """Refuse a target that a symbolic link inside ``out`` (a folder or the file itself) sends elsewhere."""
+    path = out
+    for part in target.relative_to(out).parts:
+        path = path / part
+        if path.is_symlink():
+            raise RenderError(f"{path} is a symbolic link (to {os.readlink(path)}): the runbook writes only inside "
+                              f"{out}, never through a link out of it; remove the link and render again. Nothing "
+                              "was written.")
+
+
 def write_files(out: Path, files: dict[str, str], force: bool = False) -> WriteReport:
     """Write ``files`` (relative path -> full text) under ``out``; all or nothing.
 
@@ -89,6 +100,7 @@ def write_files(out: Path, files: dict[str, str], force: bool = False) -> WriteR
     pending: list[tuple[Path, str, bytes, bytes | None]] = []   # target, rel, new bytes, bytes on disk
     for rel, text in sorted(files.items()):
         target = out / rel
+        _inside(out, target)
         if target.exists() and not target.is_file():
             raise RenderError(f"{target} exists and is not a file; nothing was written.")
         old = target.read_bytes() if target.is_file() else None
