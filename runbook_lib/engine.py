@@ -452,7 +452,7 @@ class Engine:
         # Each round can bring new ones (what depends on an import is only tried once it is in),
         # never the same one twice.
         repeated = {x.address for x in found} & set(attempt.imported)
-        text = import_file_text(found, self._account_of) if found and not repeated else None
+        text = import_file_text(found, self._account_of, self.settings.org.region) if found and not repeated else None
         if text is None or len(attempt.imported) + len(found) > MAX_IMPORTS:
             return False
         path = tf.workdir / IMPORTS_FILE

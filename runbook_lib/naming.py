@@ -41,8 +41,8 @@ PIPELINE_ROLE_SUFFIX = "-pipeline"      # cicd-pipeline names its role <pipeline
 ECR_POLICY_SUFFIX = "-ecr"              # ecr-project's managed policy <project>-ecr
 ECR_BASE_MIRROR_SUFFIX = "-base"        # ecr-repository's base image mirror
 IAM_POLICY_NAME_MAX = 128
-# The EKS access policy a deploy role gets: change workloads, no RBAC or cluster settings.
-EKS_DEPLOY_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+# The EKS access policy a deploy role gets: change workloads, no RBAC or cluster settings (eks_deploy_access_policy).
+EKS_DEPLOY_ACCESS_POLICY_NAME = "AmazonEKSEditPolicy"
 TAGS_PER_RESOURCE_MAX = 50              # AWS: at most 50 user tags on one resource
 # Tag keys the runbook sets itself: render/roots.py tags every resource of an
 # application's roots with application = <app name>. The parameter rules refuse
@@ -233,3 +233,23 @@ def codebuild_name(namespace: list[str], name: str) -> str:
         if part not in parts:
             parts.append(part)
     return "-".join(parts)
+
+
+# -- ARNs: the partition comes from the region (GovCloud and China are partitions of their own) --
+def partition(region: str) -> str:
+    """The AWS partition of ``region``: aws-us-gov for us-gov-*, aws-cn for cn-*, else aws."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def iam_arn(region: str, account_id: str, resource: str) -> str:
+    """An IAM ARN (IAM is global within a partition): ``resource`` is role/NAME, policy/NAME or root."""
+    return f"arn:{partition(region)}:iam::{account_id}:{resource}"
+
+
+def eks_deploy_access_policy(region: str) -> str:
+    """The ARN of the EKS access policy a deploy role is associated with, in ``region``'s partition."""
+    return f"arn:{partition(region)}:eks::aws:cluster-access-policy/{EKS_DEPLOY_ACCESS_POLICY_NAME}"

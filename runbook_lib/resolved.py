@@ -49,7 +49,7 @@ class DeployTarget:
 
     @property
     def role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account_id}:role/{self.role_name}"
+        return naming.iam_arn(self.region, self.account_id, f"role/{self.role_name}")
 
     @property
     def module_name(self) -> str:

@@ -208,7 +208,7 @@ def make_deploy_roles(env: Env):
 
 def make_cluster_access(env: Env, *, skip: str | None = None):
     """The clusters (seeded in a real run) and the access entry the common root gives each deploy role."""
-    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+    from runbook_lib.naming import eks_deploy_access_policy
 
     for cluster, account in (("acme-staging", STAGING), ("acme-production", PRODUCTION)):
         eks = env.client("eks", account)
@@ -219,7 +219,7 @@ def make_cluster_access(env: Env, *, skip: str | None = None):
             continue
         role = f"arn:aws:iam::{account}:role/{cluster}-deploy"
         eks.create_access_entry(clusterName=cluster, principalArn=role)
-        eks.associate_access_policy(clusterName=cluster, principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
+        eks.associate_access_policy(clusterName=cluster, principalArn=role, policyArn=eks_deploy_access_policy("us-east-1"),
                                     accessScope={"type": "cluster"})
 
 
@@ -1138,11 +1138,11 @@ def test_a_deploy_role_without_an_access_entry_fails_with_the_remedy(env):
 
 
 def test_an_access_entry_with_the_wrong_scope_fails(env):
-    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+    from runbook_lib.naming import eks_deploy_access_policy
 
     make_cluster_access(env)
     eks = env.client("eks", STAGING)
     role = f"arn:aws:iam::{STAGING}:role/acme-staging-deploy"
-    eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
+    eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=eks_deploy_access_policy("us-east-1"),
                                 accessScope={"type": "namespace", "namespaces": ["other"]})
     assert_fails(env.run(check_cluster_access)["common.cluster-access.staging.acme-staging"], found="scopes")

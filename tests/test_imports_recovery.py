@@ -96,7 +96,7 @@ def test_imports_show_in_the_plan_summary(tmp_path):
     summary = summarize(show, root="cd/worker", workdir=tmp_path, plan_file=plan_file)
     assert not summary.is_empty
     assert summary.headline() == "cd/worker: 1 to import, 1 to create, 0 to update, 0 to replace, 0 to delete"
-    rows = [row for row in table(summary).columns[0]._cells]
+    rows = [str(row) for row in table(summary).columns[0]._cells]
     assert rows == ["create", "import"]
     imports_only = summarize({"resource_changes": show["resource_changes"][:1]}, root="cd/worker", workdir=tmp_path,
                              plan_file=plan_file)

@@ -383,7 +383,7 @@ def test_a_deploy_role_without_cluster_access_gets_unauthorized_and_the_check_sa
     """The live blocker the guide is silent on: no access entry, kubectl Unauthorized, postflight FAIL with the remedy."""
     import os
 
-    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+    from runbook_lib.naming import eks_deploy_access_policy
     from runbook_lib.sandbox.clients import SandboxSessions
 
     running, directory = applied
@@ -414,7 +414,7 @@ def test_a_deploy_role_without_cluster_access_gets_unauthorized_and_the_check_sa
         assert results["common.cluster-access.production.acme-production"]["status"] == "PASS"
     finally:
         eks.create_access_entry(clusterName="acme-staging", principalArn=role)
-        eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=EKS_DEPLOY_ACCESS_POLICY,
+        eks.associate_access_policy(clusterName="acme-staging", principalArn=role, policyArn=eks_deploy_access_policy("us-east-1"),
                                     accessScope={"type": "cluster"})
 
 

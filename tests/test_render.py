@@ -330,11 +330,11 @@ def test_a_buildspec_rendered_for_another_application_is_not_overwritten_even_wi
 
 def test_each_cluster_gets_the_deploy_access_it_asks_for(org):
     """access_entry (the default): an entry and its policy per deploy role; aws_auth: none, and a comment saying so."""
-    from runbook_lib.naming import EKS_DEPLOY_ACCESS_POLICY
+    from runbook_lib.naming import eks_deploy_access_policy
     from runbook_lib.parameters.models import DeployAccess
 
     main = render_files(org, None, make_target("live"))["infra/cicd-common/main.tf"]
-    assert main.count('resource "aws_eks_access_entry"') == 3 and main.count(EKS_DEPLOY_ACCESS_POLICY) == 3
+    assert main.count('resource "aws_eks_access_entry"') == 3 and main.count(eks_deploy_access_policy("us-east-1")) == 3
     assert 'type = "cluster"' in main
     staging = org.accounts.workloads["staging"]
     changed = org.model_copy(deep=True)
@@ -345,3 +345,32 @@ def test_each_cluster_gets_the_deploy_access_it_asks_for(org):
     assert 'aws_eks_access_entry" "deploy_role_staging_acme_staging"' not in main
     assert "acme-staging: the deploy role's Kubernetes access is aws_auth" in main
     assert 'namespaces = ["web", "worker"]' in main and main.count('resource "aws_eks_access_entry"') == 2
+
+
+@pytest.mark.parametrize(("regions", "partition"), [
+    (("us-east-1", "us-west-2"), "aws"), (("us-gov-west-1", "us-gov-east-1"), "aws-us-gov")], ids=["aws", "govcloud"])
+def test_every_arn_rendered_or_checked_is_in_the_regions_partition(tmp_path, regions, partition):
+    """The live rendering names roles and policies in the organization's partition, and the checks expect the same."""
+    from pathlib import Path
+
+    from runbook_lib.naming import eks_deploy_access_policy, iam_arn
+    from runbook_lib.parameters import load_app, load_org
+    from runbook_lib.resolved import deploy_targets
+
+    params = Path(__file__).resolve().parent.parent / "parameters"
+    text = (params / "org.yaml").read_text().replace("us-east-1", regions[0]).replace("us-west-2", regions[1])
+    (tmp_path / "org.yaml").write_text(text)
+    org = load_org(tmp_path / "org.yaml")
+    app = load_app(params / "apps" / "web.yaml", org, tmp_path / "org.yaml")
+    rendered = "\n".join(render_files(org, app, make_target("live")).values())
+    arns = set(re.findall(r"arn:[a-z-]+:", rendered))
+    assert arns == {f"arn:{partition}:"}, arns
+    assert eks_deploy_access_policy(regions[1]) in rendered
+    assert all(t.role_arn == iam_arn(t.region, t.account_id, f"role/{t.role_name}")
+               and t.role_arn.startswith(f"arn:{partition}:iam::") for t in deploy_targets(org))
+
+
+def test_china_regions_are_their_own_partition_and_the_parameters_refuse_them_today():
+    from runbook_lib.naming import partition
+
+    assert (partition("cn-north-1"), partition("us-gov-west-1"), partition("eu-west-2")) == ("aws-cn", "aws-us-gov", "aws")

@@ -232,7 +232,8 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
         from ..sandbox.server import SANDBOX_DIR_ENV, state_dir
         from .cluster import SCHEDULER_ENV, DaskExecutor, plaintext_risk
 
-        risk = plaintext_risk(scheduler or os.environ.get(SCHEDULER_ENV) or "")
+        address = scheduler or os.environ.get(SCHEDULER_ENV)
+        risk = plaintext_risk(address) if address else None   # no address at all: DaskExecutor says what to give
         if risk and not allow_plaintext_scheduler:
             raise BatchError(risk)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..naming import EKS_DEPLOY_ACCESS_POLICY
+from ..naming import EKS_DEPLOY_ACCESS_POLICY_NAME, eks_deploy_access_policy, iam_arn
 from ..resolved import connection_parameter, resolve
 from . import links
 from .base import AWS_ERRORS, Context, clusters_of, error_code, result, unreachable
@@ -148,7 +148,7 @@ def _principals(statement: dict) -> set[str]:
 
 def check_deploy_roles(ctx: Context) -> list[CheckResult]:
     targets = clusters_of(ctx)
-    ops_root = f"arn:aws:iam::{ctx.ops}:root"
+    ops_root = iam_arn(ctx.org.region, ctx.ops, "root")
     out = []
     for t in targets:
         check_id = f"common.deploy-role.{t.account_name}.{t.cluster}"
@@ -201,7 +201,7 @@ def check_cluster_access(ctx: Context) -> list[CheckResult]:
         check_id = f"common.cluster-access.{t.account_name}.{t.cluster}"
         resource = f"eks access entries of {t.cluster} in {t.account_name} ({t.account_id}, {t.region})"
         scope = f"namespaces {', '.join(t.namespaces)}" if t.namespaces else "the cluster"
-        expected = f"{t.role_name}: an access entry with {EKS_DEPLOY_ACCESS_POLICY.rsplit('/', 1)[1]} on {scope}"
+        expected = f"{t.role_name}: an access entry with {EKS_DEPLOY_ACCESS_POLICY_NAME} on {scope}"
         eks = ctx.client("eks", t.account_id, t.region)
         try:
             principals = eks.list_access_entries(clusterName=t.cluster)["accessEntries"]
@@ -233,7 +233,7 @@ def check_cluster_access(ctx: Context) -> list[CheckResult]:
         policies = eks.list_associated_access_policies(clusterName=t.cluster, principalArn=t.role_arn)[
             "associatedAccessPolicies"]
         wanted = {"type": "namespace", "namespaces": sorted(t.namespaces)} if t.namespaces else {"type": "cluster"}
-        found = [p for p in policies if p["policyArn"] == EKS_DEPLOY_ACCESS_POLICY]
+        found = [p for p in policies if p["policyArn"] == eks_deploy_access_policy(t.region)]
         scopes = [{"type": p["accessScope"]["type"], **({"namespaces": sorted(p["accessScope"].get("namespaces", []))}
                                                          if p["accessScope"]["type"] == "namespace" else {})}
                   for p in found]
@@ -269,7 +269,7 @@ def check_ecr(ctx: Context) -> list[CheckResult]:
     if app.ecr_repository not in repos:
         return out
     workloads = resolve(ctx.org, app).workload_accounts
-    wanted = {f"arn:aws:iam::{ctx.org.accounts.workloads[n].id}:root" for n in workloads}
+    wanted = {iam_arn(ctx.org.region, ctx.org.accounts.workloads[n].id, "root") for n in workloads}
     try:
         policy = ecr.get_repository_policy(repositoryName=app.ecr_repository)["policyText"]
         allowed = set().union(*(_principals(s) for s in _statements(policy)

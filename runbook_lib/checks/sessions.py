@@ -12,6 +12,7 @@ from botocore.config import Config
 
 from ..boto_sessions import boto3_session
 from ..errors import RunbookError
+from ..naming import iam_arn
 
 RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=20)
 
@@ -54,7 +55,7 @@ class LiveClients:
             return self.base
         sts = self.base.client("sts", config=RETRIES)
         try:
-            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.role_name}",
+            creds = sts.assume_role(RoleArn=iam_arn(self.region, account_id, f"role/{self.role_name}"),
                                     RoleSessionName="eks-cicd-runbooks-check")["Credentials"]
         except Exception as exc:
             raise CredentialsError(f"cannot assume {self.role_name} in account {account_id}: {exc}") from exc

@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+from ..naming import iam_arn
 from ..render.files import write_text_atomically
 from ..render.roots import IMAGE_PROJECT_MODULE
 from ..resolved import connection_parameter
@@ -149,10 +150,10 @@ def _change_trust(ctx: LabContext, which: int, change: Callable[[dict, str], dic
 
 
 def trust_wrong_account(ctx: LabContext) -> Details:
-    ops_root = f"arn:aws:iam::{ctx.ops}:root"
+    ops_root = iam_arn(ctx.org.region, ctx.ops, "root")
 
     def elsewhere(statement: dict, _cluster: str) -> dict:
-        principals = [f"arn:aws:iam::{OTHER_ACCOUNT}:root" if p in (ops_root, ctx.ops) else p for p in _principals(statement)]
+        principals = [iam_arn(ctx.org.region, OTHER_ACCOUNT, "root") if p in (ops_root, ctx.ops) else p for p in _principals(statement)]
         return _with_principals(statement, principals) if principals else statement
 
     return _change_trust(ctx, 0, elsewhere)
@@ -164,7 +165,7 @@ def trust_without_condition(ctx: LabContext) -> Details:
 
 def ecr_pull_missing(ctx: LabContext) -> Details:
     target = _target(ctx, -1)
-    dropped = f"arn:aws:iam::{target.account_id}:root"
+    dropped = iam_arn(ctx.org.region, target.account_id, "root")
     original = _repository_policy(ctx)
     statements = []
     for statement in _statements(original):

@@ -158,7 +158,7 @@ def _cluster_access(dt) -> list[Item]:
         Block("resource", ("aws_eks_access_policy_association", dt.module_name), [
             provider, Attr("cluster_name", dt.cluster),
             Attr("principal_arn", Expr(f"aws_eks_access_entry.{dt.module_name}.principal_arn")),
-            Attr("policy_arn", naming.EKS_DEPLOY_ACCESS_POLICY), Block("access_scope", (), scope),
+            Attr("policy_arn", naming.eks_deploy_access_policy(dt.region)), Block("access_scope", (), scope),
         ]),
     ]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .. import catalog
+from ..naming import iam_arn
 from ..parameters.models import Org
 from .hcl import BLANK, Attr, Block, Comment, Item
 
@@ -31,8 +32,8 @@ class ProviderAccount:
     region: str
 
 
-def role_arn(account_id: str, role_name: str) -> str:
-    return f"arn:aws:iam::{account_id}:role/{role_name}"
+def role_arn(account_id: str, role_name: str, region: str) -> str:
+    return iam_arn(region, account_id, f"role/{role_name}")
 
 
 class LiveTarget:
@@ -64,7 +65,7 @@ def provider_block(org: Org, account: ProviderAccount, extra: list[Item] = ()) -
         *extra,
         BLANK,
         Block("assume_role", (), [
-            Attr("role_arn", role_arn(account.account_id, org.terraform_role_name)),
+            Attr("role_arn", role_arn(account.account_id, org.terraform_role_name, account.region)),
             Attr("session_name", SESSION_NAME),
         ]),
     ]
@@ -81,7 +82,7 @@ def backend_block(org: Org, key: str, extra: list[Item] = ()) -> list[Item]:
         Attr("use_lockfile", True),
         *extra,
         Attr("assume_role", {
-            "role_arn": role_arn(org.accounts.operations.id, org.terraform_role_name),
+            "role_arn": role_arn(org.accounts.operations.id, org.terraform_role_name, org.region),
             "session_name": SESSION_NAME,
         }),
     ])])]

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..naming import iam_arn
 from ..render.hcl import quote
 
 IMPORTS_FILE = "runbook_imports.tf"
@@ -33,9 +34,9 @@ ALREADY_EXISTS = re.compile(r"\b(EntityAlreadyExists|ResourceAlreadyExistsExcept
 
 # How each resource type is imported, from the name the "creating ... (NAME)" error shows
 # and the account the resource lives in. Types not listed are left to the person.
-_IMPORT_ID: dict[str, Callable[[str, str], str]] = {
-    "aws_iam_role": lambda name, account: name,
-    "aws_iam_policy": lambda name, account: f"arn:aws:iam::{account}:policy/{name}",
+_IMPORT_ID: dict[str, Callable[[str, str, str], str]] = {
+    "aws_iam_role": lambda name, account, region: name,
+    "aws_iam_policy": lambda name, account, region: iam_arn(region, account, f"policy/{name}"),
     "aws_iam_instance_profile": lambda name, account: name,
     "aws_codebuild_project": lambda name, account: name,
     "aws_codepipeline": lambda name, account: name,
@@ -67,9 +68,9 @@ class Leftover:
         match = ADDRESS.match(self.address)
         return match.group("type") if match else None
 
-    def import_id(self, account: str) -> str | None:
+    def import_id(self, account: str, region: str = "us-east-1") -> str | None:
         rule = _IMPORT_ID.get(self.type or "")
-        return rule(self.name, account) if rule and self.name != "ID" else None
+        return rule(self.name, account, region) if rule and self.name != "ID" else None
 
 
 def leftovers(output: str) -> list[Leftover]:
@@ -91,14 +92,15 @@ def leftovers(output: str) -> list[Leftover]:
     return found
 
 
-def import_file_text(found: list[Leftover], account_of: Callable[[str], str]) -> str | None:
+def import_file_text(found: list[Leftover], account_of: Callable[[str], str], region: str = "us-east-1") -> str | None:
     """The import blocks for ``found``, or None when any of them cannot be matched to an import ID.
 
-    ``account_of(address)`` names the AWS account the resource at ``address`` lives in.
+    ``account_of(address)`` names the AWS account the resource at ``address`` lives in; ``region``
+    gives ARNs their partition.
     """
     blocks = []
     for leftover in found:
-        import_id = leftover.import_id(account_of(leftover.address))
+        import_id = leftover.import_id(account_of(leftover.address), region)
         if import_id is None:
             return None
         blocks.append(f"import {{\n  to = {leftover.address}\n  id = {quote(import_id)}\n}}\n")

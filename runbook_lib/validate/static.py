@@ -21,7 +21,7 @@ from ..parameters.models import App, Org
 from ..render import buildspecs
 from ..render.files import split_header
 from ..render.roots import DEPLOY_PROJECT_MODULE, IMAGE_PROJECT_MODULE, MANIFESTS_PROJECT_MODULE
-from ..naming import codebuild_name
+from ..naming import DEPLOY_ROLE_SUFFIX, codebuild_name, iam_arn
 from ..resolved import connection_parameter, resolve
 from ..terraform.binary import find_terraform, terraform_env
 from .findings import Finding, Status
@@ -115,8 +115,10 @@ def _deploy_roles(common: ParsedRoot) -> dict[str, str]:
         if "cluster_name" not in attrs:
             continue
         provider = str(attrs.get("providers", {}).get("aws", "${aws}")).strip("${}")
-        account = (common.providers.get(provider, {}).get("allowed_account_ids") or ["?"])[0]
-        roles[attrs["cluster_name"]] = f"arn:aws:iam::{account}:role/{attrs['cluster_name']}-deploy"
+        config = common.providers.get(provider, {})
+        account = (config.get("allowed_account_ids") or ["?"])[0]
+        roles[attrs["cluster_name"]] = iam_arn(str(config.get("region", "")), account,
+                                               f"role/{attrs['cluster_name']}{DEPLOY_ROLE_SUFFIX}")
     return roles
 
 
