@@ -65,8 +65,9 @@ def test_the_stream_and_show_json_agree_on_real_plans(tmp_path, golden, org, app
         assert tf.plan().is_empty, "the snapshot's CI root for web differs from what was just rendered"
 
         # a leaf: replacing the repository itself would update what names it, which only show -json details
-        # a leaf: replacing the repository itself would also update what names it (only show -json details that)
-        replaced = _both_ways(tf, "-replace=module.ecr_repository.aws_ecr_repository_policy.pull")
+        # a leaf no module waits on: anything in the repository's module would also update both projects, whose
+        # module calls depend on it (their data sources are read again at apply), and only show -json details that
+        replaced = _both_ways(tf, "-replace=module.manifests_project.module.project.aws_iam_role_policy.codebuild")
         assert replaced[0] == replaced[1] and replaced[0].counts["replace"] >= 1
         destroyed = _both_ways(tf, "-destroy")
         assert destroyed[0] == destroyed[1] and destroyed[0].counts["delete"] == created.counts["create"]
