@@ -136,3 +136,13 @@ def test_sandbox_env_points_the_aws_cli_at_the_operations_account(door):
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "--account '999999999999' is not an account of" in refused.stderr + refused.stdout
     assert "export" not in refused.stdout
+
+
+def test_a_kept_answer_is_given_to_the_keys_holders_only(door):
+    """Hostile: the id of a call already answered, sent again without the key, gets 403, not the kept answer."""
+    running, _directory, aws = door
+    status, _headers, body = _create_repository(running, "kept-answer", running.key, amz_sdk_invocation_id="inv-door-1")
+    assert status == 200 and b"kept-answer" in body
+    status, _headers, body = _create_repository(running, "kept-answer", "SBXK" + "B" * 32,
+                                                amz_sdk_invocation_id="inv-door-1", amz_sdk_request="attempt=2; max=3")
+    assert status == 403 and b"kept-answer" not in body

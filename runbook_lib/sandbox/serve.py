@@ -204,7 +204,8 @@ def credential_refusal(environ: dict[str, Any], key: str) -> str | None:
 def guarded(app: Callable, key: str, port: int) -> Callable:
     """``app`` behind the sandbox's door: loopback Host, no browser, no moto-api, the key on the sandbox's own routes.
 
-    AWS calls are checked for the key by ``one_at_a_time`` (``credential_refusal``), under the state lock.
+    AWS calls are checked for the key by ``one_at_a_time`` (``credential_refusal``, under the state lock), before
+    any kept answer is looked up.
     """
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
 
@@ -314,13 +315,7 @@ def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None,
             return lambda data: started.append(bytes(data))
 
         with lock:
-            handler = special.get(environ.get("PATH_INFO"))
-            aws_call = handler is None and not environ.get("PATH_INFO", "").startswith(OWN_PREFIX)
-            refusal = credential_refusal(environ, key) if key is not None and aws_call else None
-            if refusal is not None:
-                answer = _refused(start_response, "403 Forbidden", "InvalidClientTokenId", refusal)
-            else:
-                answer = (handler or app)(environ, start_response)
+            answer = special.get(environ.get("PATH_INFO"), app)(environ, start_response)
             try:
                 body = b"".join(bytes(chunk) for chunk in answer)
             finally:
@@ -343,6 +338,12 @@ def one_at_a_time(app: Callable, special: dict[str, Callable] | None = None,
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ[CALL_KEY] = _call(environ, body)
+        path = environ.get("PATH_INFO", "")
+        if key is not None and path not in special and not path.startswith(OWN_PREFIX):   # an AWS call
+            with lock:   # the keys the emulator issued are moto's state
+                refusal = credential_refusal(environ, key)
+            if refusal is not None:   # before any kept answer is looked up: those are for the key's holders only
+                return _refused(start_response, "403 Forbidden", "InvalidClientTokenId", refusal)
         call = environ.get("HTTP_" + INVOCATION_HEADER.upper().replace("-", "_"), "")
         answer = answers.earlier(call) if call else None
         if answer is not None:
