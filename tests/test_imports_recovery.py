@@ -109,3 +109,13 @@ def test_a_deploy_roles_resources_live_in_its_workload_account(org):
     module = engine.roots()[0].files["main.tf"].split('module "deploy_role_', 1)[1].split('"', 1)[0]
     assert engine._account_of(f"module.deploy_role_{module}.aws_iam_role.this") == workload
     assert engine._account_of("module.deploy_project.aws_iam_role.codebuild") == org.accounts.operations.id
+
+
+def test_every_importable_type_gets_an_id_in_the_regions_partition():
+    """Each rule of the import table, called as the engine calls it (the kill -9 test met a rule that was not)."""
+    from runbook_lib.terraform.imports import _IMPORT_ID, Leftover
+
+    for kind in _IMPORT_ID:
+        leftover = Leftover(f"module.x.{kind}.this", "resource", "acme-web", "EntityAlreadyExists")
+        found = leftover.import_id("111111111111", "us-gov-west-1")
+        assert found == ("arn:aws-us-gov:iam::111111111111:policy/acme-web" if kind == "aws_iam_policy" else "acme-web")

@@ -37,13 +37,13 @@ ALREADY_EXISTS = re.compile(r"\b(EntityAlreadyExists|ResourceAlreadyExistsExcept
 _IMPORT_ID: dict[str, Callable[[str, str, str], str]] = {
     "aws_iam_role": lambda name, account, region: name,
     "aws_iam_policy": lambda name, account, region: iam_arn(region, account, f"policy/{name}"),
-    "aws_iam_instance_profile": lambda name, account: name,
-    "aws_codebuild_project": lambda name, account: name,
-    "aws_codepipeline": lambda name, account: name,
-    "aws_ecr_repository": lambda name, account: name,
-    "aws_s3_bucket": lambda name, account: name,
-    "aws_ssm_parameter": lambda name, account: name,
-    "aws_cloudwatch_log_group": lambda name, account: name,
+    "aws_iam_instance_profile": lambda name, account, region: name,
+    "aws_codebuild_project": lambda name, account, region: name,
+    "aws_codepipeline": lambda name, account, region: name,
+    "aws_ecr_repository": lambda name, account, region: name,
+    "aws_s3_bucket": lambda name, account, region: name,
+    "aws_ssm_parameter": lambda name, account, region: name,
+    "aws_cloudwatch_log_group": lambda name, account, region: name,
 }
 
 _KEY = r'\[(?:"[A-Za-z0-9_./:@+=,-]*"|\d+)\]'
