@@ -21,7 +21,7 @@ from runbook_lib.sandbox.clients import SandboxSessions
 from runbook_lib.sandbox.seed import seed
 
 from .conftest import ORG_FILE, ROOT
-from .tiers import starts
+from .tiers import DELIBERATE_FAULTS, starts
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 OPS = "111111111111"
@@ -32,6 +32,7 @@ OPS = "111111111111"
 def door(tmp_path_factory):
     directory = tmp_path_factory.mktemp("door-sandbox")
     running = server.start(directory=directory)
+    (directory / DELIBERATE_FAULTS).write_text("a call id is sent again without the key on purpose\n")
     org = load_org(ORG_FILE)
     seed(org, running.url)
     yield running, directory, SandboxSessions(running.url, org.region, org.terraform_role_name)
