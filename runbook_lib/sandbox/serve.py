@@ -171,9 +171,7 @@ def github_events(environ: dict[str, Any], start_response: Callable) -> list[byt
 
 
 def _refused(start_response: Callable, status: str, code: str, message: str) -> list[bytes]:
-    body = json.dumps({"__type": code, "Error": {"Code": code, "Message": message}, "message": message}).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+    return _json(start_response, status, {"__type": code, "Error": {"Code": code, "Message": message}, "message": message})
 
 
 def key_id(environ: dict[str, Any]) -> str | None:
