@@ -232,3 +232,30 @@ def restore_golden(golden: Path, name: str, directory: Path):
     shutil.copy(golden / target.name, target)
     server.load_snapshot(name, directory)
     return running
+
+
+@pytest.fixture(scope="session")
+@starts("Terraform, kernels and the sandbox (a batch run on the applied snapshot)")
+def web_run_on_applied(golden, tmp_path_factory):
+    """``run_batch`` with the local process pool over web, in a sandbox of its own holding the "applied" snapshot.
+
+    Its plans find nothing to change. The browser's report test looks at its report, and the Dask
+    test compares a Dask run with it; both are in the "browser" xdist group, so it runs once.
+    Returns (run folder, progress lines).
+    """
+    from runbook_lib.batch import run_batch
+    from runbook_lib.sandbox import server
+
+    folder = tmp_path_factory.mktemp("web-run-on-applied")
+    directory = folder / "sandbox"
+    lines: list[str] = []
+    with _sandbox_dir_env(directory):
+        restore_golden(golden, "applied", directory)
+        try:
+            run_dir, results, interrupted = run_batch("parameters/org.yaml", ["parameters/apps/web.yaml"],
+                                                      executor="local", jobs=2, out=str(folder / "runs"),
+                                                      progress=lines.append)
+        finally:
+            server.stop(directory)
+    assert not interrupted and all(r.healthy for r in results), [(r.label, r.problems()) for r in results]
+    return run_dir, lines

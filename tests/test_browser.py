@@ -290,13 +290,9 @@ def _load_applied(lab, golden) -> None:
     server.load_snapshot("applied", lab["work"] / "sandbox")
 
 
-def test_the_batch_report_fits_the_window_and_links_rendered_notebooks(page, lab, golden):
-    _load_applied(lab, golden)   # the run's plans then find nothing to change: the report is what is looked at
-    out = lab["work"] / "runs"
-    proc = subprocess.run([sys.executable, "-m", "runbook_lib.cli", "run", "--apps", "parameters/apps/web.yaml",
-                           "--out", str(out)], cwd=ROOT, env=lab["env"], capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    [run] = list(out.iterdir())
+def test_the_batch_report_fits_the_window_and_links_rendered_notebooks(page, web_run_on_applied):
+    """The report of a real batch over web on the applied snapshot (the one the Dask test compares with)."""
+    run = web_run_on_applied[0]
     page.goto((run / "report.html").as_uri())
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
     _shot(page, "report")

@@ -288,23 +288,25 @@ def _fresh_sandbox(tmp_path: Path, name: str, monkeypatch) -> Path:
 @needs_terraform()
 @pytest.mark.sandbox
 @pytest.mark.slow
-def test_a_dask_run_gives_the_same_summary_and_report_as_the_process_pool(tmp_path, cluster, golden, monkeypatch):
-    """Both runs (the common job and web's) start from the run's applied snapshot, each in a sandbox of its own."""
-    runs = {}
-    lines: dict[str, list[str]] = {"local": [], "dask": []}
-    for name in ("local", "dask"):
-        directory = _fresh_sandbox(tmp_path, f"sandbox-{name}", monkeypatch)
-        restore_golden(golden, "applied", directory)
-        kwargs = ({"executor": "local", "jobs": 2} if name == "local"
-                  else {"executor": "dask", "scheduler": cluster.scheduler_address})
-        try:
-            run_dir, results, interrupted = run_batch("parameters/org.yaml", [WEB],
-                                                      out=str(tmp_path / f"runs-{name}"), progress=lines[name].append,
-                                                      **kwargs)
-        finally:
-            server.stop(directory)
-        assert not interrupted and all(r.healthy for r in results), [(r.label, r.problems()) for r in results]
-        runs[name] = run_dir
+@pytest.mark.xdist_group("browser")   # beside the browser's report test, which looks at the same local run
+def test_a_dask_run_gives_the_same_summary_and_report_as_the_process_pool(tmp_path, cluster, golden,
+                                                                           web_run_on_applied, monkeypatch):
+    """Both runs (the common job and web's) start from the run's applied snapshot, each in a sandbox of its own.
+
+    The process pool's run is the suite's ``web_run_on_applied``; the Dask run is made here.
+    """
+    runs = {"local": web_run_on_applied[0]}
+    lines: dict[str, list[str]] = {"local": web_run_on_applied[1], "dask": []}
+    directory = _fresh_sandbox(tmp_path, "sandbox-dask", monkeypatch)
+    restore_golden(golden, "applied", directory)
+    try:
+        run_dir, results, interrupted = run_batch("parameters/org.yaml", [WEB], executor="dask",
+                                                  scheduler=cluster.scheduler_address, out=str(tmp_path / "runs-dask"),
+                                                  progress=lines["dask"].append)
+    finally:
+        server.stop(directory)
+    assert not interrupted and all(r.healthy for r in results), [(r.label, r.problems()) for r in results]
+    runs["dask"] = run_dir
     local_summary, local_report = _comparable(runs["local"])
     dask_summary, dask_report = _comparable(runs["dask"])
     assert _differences(dask_summary, local_summary) == []
@@ -353,7 +355,9 @@ def test_a_worker_killed_mid_job_fails_that_job_with_the_reason_and_the_other_co
     from distributed import Client
 
     sandbox_dir = _fresh_sandbox(tmp_path, "sandbox-kill", monkeypatch)
-    restore_golden(golden, "common", sandbox_dir)   # kept by the test, to read its state bucket afterwards
+    # both apps applied: worker's job completes on plans alone, web's is killed while planning (its plan holds
+    # the state lock); kept by the test, to read its state bucket afterwards
+    restore_golden(golden, "applied", sandbox_dir)
     (sandbox_dir / DELIBERATE_FAULTS).write_text("a worker is killed mid-plan: a lost answer is expected\n")
     killed: list[str] = []
 
