@@ -148,22 +148,23 @@ def test_a_plan_with_deletes_stops_without_allow_destroy(web_results, org, apps,
 
 def test_a_held_state_lock_gives_a_clear_message_and_changes_nothing(web_results, aws, org, out):
     s3 = aws.client("s3", OPS)
-    key = "cicd-common/terraform.tfstate"
+    key = "ci/web/terraform.tfstate"   # an app root: its plan costs a third of the common root's
     before = s3.get_object(Bucket=org.state_bucket, Key=key)["Body"].read()
     lock = {"ID": "0b8d6f1e-1111-2222-3333-444455556666", "Operation": "OperationTypeApply", "Info": "",
             "Who": "bob@other-laptop", "Version": "1.11.4", "Created": "2026-11-26T08:00:00Z",
             "Path": f"{org.state_bucket}/{key}"}
     s3.put_object(Bucket=org.state_bucket, Key=key + ".tflock", Body=json.dumps(lock).encode())
     target = make_target("sandbox")
-    tf = Terraform(out / "infra/cicd-common", root="cicd-common", env=target.terraform_env(), sink=lambda _: None)
+    tf = Terraform(out / "infra/ci/web", root="ci/web", env=target.terraform_env(), sink=lambda _: None)
     try:
         with pytest.raises(TerraformError) as exc:
             tf.plan()
         assert "locked by bob@other-laptop" in str(exc.value)
-        assert "`runbook unlock cicd-common 0b8d6f1e-1111-2222-3333-444455556666`" in str(exc.value)
+        assert "`runbook unlock ci/web 0b8d6f1e-1111-2222-3333-444455556666`" in str(exc.value)
         assert s3.get_object(Bucket=org.state_bucket, Key=key)["Body"].read() == before
         # the run that held it is gone: release it the way the message says
-        assert cli_main(["unlock", "cicd-common", lock["ID"], "--target", "sandbox", "--out", str(out)]) == 0
+        assert cli_main(["unlock", "ci/web", lock["ID"], "--app", "parameters/apps/web.yaml", "--target", "sandbox",
+                         "--out", str(out)]) == 0
         with pytest.raises(s3.exceptions.ClientError):
             s3.head_object(Bucket=org.state_bucket, Key=key + ".tflock")
         assert s3.get_object(Bucket=org.state_bucket, Key=key)["Body"].read() == before
