@@ -192,102 +192,34 @@ def _sandbox_env(args) -> int:
 
 def cmd_pipeline(args) -> int:
     """The first pull request and the first merge: on the sandbox, made and followed; on live, the git steps."""
-    from . import pipeline
-
     org, app = _load(args)
     if app is None:
         raise RunbookError(f"`runbook pipeline {args.action}` needs --app (the application whose pipeline to run)")
-    if args.limit <= 0:
-        raise RunbookError(f"--limit {args.limit}: must be a number of seconds above 0")
-    from . import sandbox
-
-    running = sandbox.status() if args.target == Target.sandbox.value else None
-    if args.target == Target.sandbox.value and running is None:   # before anything is written
-        raise RunbookError("the sandbox is not running: start it and apply the application first "
-                           f"(runbook apply --org {args.org} --app {args.app} --target sandbox)")
-    _engine(args, org, app).render(force=False)
+    engine = _engine(args, org, app)
     if args.target == Target.live.value:
+        steps = engine.pipeline_live_steps()
         console.print("On live the runbook does not push to your repositories. Put the image buildspec in place:")
-        for step in pipeline.live_steps(app, Path(args.out)):
+        for step in steps:
             console.print(Text(f"  {step}"))
         console.print("The image project's webhook then starts a build for the pull request; merging it into a "
                       "stage's branch starts that stage's pipeline.")
         return EXIT_OK
-    from .resolved import resolve
-    from .sandbox.clients import SandboxSessions
-
-    sessions = SandboxSessions(running.url, org.region, org.terraform_role_name)
-    account = org.accounts.operations.id
-    if args.action == "merge":
-        return _follow_merge(args, pipeline, resolve(org, app), running, sessions, account)
-    run = pipeline.open_sandbox_pull_request(app, Path(args.out), sandbox.server.state_dir(), running.url)
-    console.print(Text(f"opened pull request #{run.number} in {run.repository} (sandbox GitHub), branch {run.branch}, "
-                       f"commit {run.head[:12]}"))
-    if not run.build_ids:
-        console.print(Text(f"no CodeBuild webhook started a build for {run.repository}: apply the CI root first "
-                           f"(runbook apply --app {args.app} --target sandbox)"))
+    run = engine.pipeline(args.action, limit=args.limit, progress=lambda line: console.print(Text(line)))
+    if run.nothing_started:
+        console.print(Text(run.nothing_started))
         return EXIT_FINDINGS
-    last: dict[str, str] = {}
-
-    def show(view, new_lines) -> None:
-        state = f"{view.phase} {view.status}"
-        if last.get(view.id) != state:
-            last[view.id] = state
-            console.print(Text(f"[{view.project}] {state}"))
-        for line in new_lines:
-            console.print(Text(f"[{view.project}]   {line}"))
-
-    views = pipeline.follow(sessions.client("codebuild", account), sessions.client("logs", account),
-                            run.build_ids, show, limit=args.limit)
-    failed = 0
-    for view in views:
+    for view in run.builds:
         cause = view.cause()
         console.print(Text(f"build {view.id}: {view.status}" + (f" ({cause})" if cause else "")
                            + (f", source {view.source_version} at {view.resolved[:12]}" if view.resolved else "")))
-        failed += view.status != "SUCCEEDED"
-        if view.status != "SUCCEEDED":
-            _explain(pipeline.diagnose(view.log_lines))
-    if len(views) < len(run.build_ids) or any(not v.done for v in views):
-        console.print(f"still running after {args.limit:.0f} s; the builds go on in the sandbox")
-        return EXIT_FINDINGS
-    return EXIT_FINDINGS if failed else EXIT_OK
-
-
-def _follow_merge(args, pipeline, resolved, running, sessions, account) -> int:
-    from . import sandbox
-
-    merge, started = pipeline.open_sandbox_merge(resolved, Path(args.out), sandbox.server.state_dir(), running.url)
-    stage = resolved.stages[0]
-    console.print(Text(f"merged pull request #{merge.number} into {stage.branch} of {merge.repository} "
-                       f"(sandbox GitHub), commit {merge.head[:12]}"))
-    executions = [item.split(": ", 1) for item in started if item.startswith("pipeline ")]
-    if not executions:
-        console.print(Text(f"no pipeline watches {merge.repository}'s {stage.branch}: apply the CD root first "
-                           f"(runbook apply --app {args.app} --target sandbox)"))
-        return EXIT_FINDINGS
-    codepipeline = sessions.client("codepipeline", account)
-    failed = 0
-    for label, execution_id in executions:
-        name = label.removeprefix("pipeline ")
-        shown: set[tuple[str, str, str]] = set()
-
-        def show(execution, actions, name=name, shown=shown) -> None:
-            for action in reversed(actions):
-                key = (action["stageName"], action["actionName"], action["status"])
-                if key not in shown:
-                    shown.add(key)
-                    summary = (action.get("output") or {}).get("executionResult", {}).get("externalExecutionSummary", "")
-                    console.print(Text(f"[{name}] {action['stageName']}.{action['actionName']}: {action['status']}"
-                                       + (f" ({summary})" if summary else "")))
-
-        execution, actions = pipeline.follow_execution(codepipeline, name, execution_id, show, limit=args.limit)
-        console.print(Text(f"pipeline {name} execution {execution_id}: {execution['status']}"
-                           + (f" ({execution['statusSummary']})" if execution.get("statusSummary") else "")))
-        failed += execution["status"] != "Succeeded"
-        for diagnosis in pipeline.diagnose_actions(sessions.client("codebuild", account),
-                                                   sessions.client("logs", account), actions):
-            _explain(diagnosis)
-    return EXIT_FINDINGS if failed else EXIT_OK
+    for execution in run.executions:
+        console.print(Text(f"pipeline {execution.pipeline} execution {execution.id}: {execution.status}"
+                           + (f" ({execution.summary})" if execution.summary else "")))
+    for diagnosis in run.causes:
+        _explain(diagnosis)
+    if run.still_running:
+        console.print(f"still running after {args.limit:.0f} s; it goes on in the sandbox")
+    return EXIT_OK if run.succeeded else EXIT_FINDINGS
 
 
 def _explain(diagnosis) -> None:

@@ -619,3 +619,47 @@ class Engine:
         from .checks.status import pipeline_status
 
         return pipeline_status(self._context())
+
+    # -- the first pull request and the first merge ------------------------------------
+    def pipeline_live_steps(self) -> list[str]:
+        """On live the runbook pushes nothing: the git commands that put the image buildspec in place."""
+        from .pipeline import live_steps
+
+        self.render(force=False)
+        return live_steps(self._app("the first pull request"), self.settings.out)
+
+    def pipeline(self, action: str, *, limit: float, progress: Sink | None = None):
+        """The first pull request (``pull-request``) or merge (``merge``) in the sandbox, followed to its end.
+
+        Renders first (hand edits are refused as everywhere), then commits the rendered buildspecs
+        to the sandbox's repositories and delivers the event; returns a :class:`~runbook_lib.pipeline.PipelineRun`.
+        """
+        from . import pipeline
+        from .resolved import resolve
+        from .sandbox import server
+
+        app = self._app("the first pull request")
+        if action not in ("pull-request", "merge"):
+            raise RunbookError(f"{action!r} is not a pipeline action; choose pull-request or merge")
+        if limit <= 0:
+            raise RunbookError(f"--limit {limit:g}: must be a number of seconds above 0")
+        if self.settings.target != Target.sandbox.value:
+            raise RunbookError("on live the runbook pushes nothing to your repositories: follow the git steps "
+                               "(runbook pipeline pull-request --target live prints them)")
+        running = server.status()
+        if running is None:   # before anything is written
+            raise RunbookError("the sandbox is not running: start it and apply the application first "
+                               "(runbook apply --app ... --target sandbox, or notebooks 01-03)")
+        self.render(force=False)
+        account = self.settings.org.accounts.operations.id
+        say = progress or self.sink
+        if action == "merge":
+            return pipeline.run_merge(resolve(self.settings.org, app), self.settings.out, server.state_dir(),
+                                      running.url, self.clients, account, limit=limit, progress=say)
+        return pipeline.run_pull_request(app, self.settings.out, server.state_dir(), running.url, self.clients,
+                                         account, limit=limit, progress=say)
+
+    def _app(self, what: str) -> App:
+        if self.settings.app is None:
+            raise RunbookError(f"{what} needs an application (--app, or app_file in the notebook)")
+        return self.settings.app

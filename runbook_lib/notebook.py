@@ -268,6 +268,19 @@ class Progress:
         self._update("&#10003;")
 
 
+def _followed(session: Session, label: str, log_sink):
+    """A sink that writes each line to the log and, in Jupyter, moves a status line under the cell; and that line."""
+    if not session.interactive:
+        return log_sink, None
+    progress = Progress(label)
+    show(progress.widget)
+
+    def sink(line: str) -> None:
+        log_sink(line)
+        progress.line(line)
+    return sink, progress
+
+
 def _show_result(result) -> None:
     say(f"{result.root}: {result.outcome.value}" + (f" ({result.headline})" if result.headline else ""))
     for name, value in sorted(result.outputs.items()):
@@ -316,14 +329,7 @@ def plan_and_apply(session: Session, root_name: str):
         require_common(session, quiet=True)
     log_sink, log = _log_sink(session, root.name)
     say(f"Planning {root.name} (Terraform's log: {session.rel(log)})")
-    sink, progress = log_sink, None
-    if session.interactive:
-        progress = Progress(f"{root.name}: plan")
-        show(progress.widget)
-
-        def sink(line: str) -> None:
-            log_sink(line)
-            progress.line(line)
+    sink, progress = _followed(session, f"{root.name}: plan", log_sink)
     engine = session.engine(sink=sink, show_plan=lambda summary: show(plan_shown(summary)))
     result = engine.run_root(root)
     if progress:
@@ -488,3 +494,57 @@ def pipeline_status(session: Session) -> None:
     for p in session.engine().pipeline_status():
         stages = ", ".join(f"{name}: {state}" for name, state in p.stages.items()) or "no stages"
         say(f"{p.pipeline}: {stages}; {len(p.executions)} recent execution(s)")
+
+
+def first_pull_request(session: Session, limit: float = 600.0) -> bool:
+    """Open the first pull request and follow the image build it starts (sandbox); on live, the git steps.
+
+    Every build phase and log line goes to a log file; the cell shows what stays true from run
+    to run: each build's outcome, the cause and remedy of a failure, the image found in ECR.
+    """
+    return _pipeline(session, "pull-request", limit)
+
+
+def first_merge(session: Session, limit: float = 600.0) -> bool:
+    """Merge into the first stage's branch and follow the pipeline it starts, through Deploy (sandbox only)."""
+    return _pipeline(session, "merge", limit)
+
+
+def _pipeline(session: Session, action: str, limit: float) -> bool:
+    if session.target_name != "sandbox":
+        say("On live the runbook pushes nothing to your repositories. Put the image buildspec in place:")
+        for step in session.engine().pipeline_live_steps():
+            print(f"  {step}")   # commands to copy: never wrapped
+        say("The image project's webhook then starts a build for the pull request; merging it into a stage's "
+            "branch starts that stage's pipeline. Run notebook 04 to see the pipelines' states.")
+        return True
+    log_sink, log = _log_sink(session, f"pipeline-{session.app.name}" if session.app else "pipeline")
+    say(f"{'Opening a pull request' if action == 'pull-request' else 'Merging a pull request'} in the sandbox's "
+        f"GitHub (build phases and log lines: {session.rel(log)})")
+    sink, progress = _followed(session, f"{session.app.name if session.app else ''}: {action}", log_sink)
+    run = session.engine(sink=log_sink).pipeline(action, limit=limit, progress=sink)
+    if progress:
+        progress.done("succeeded" if run.succeeded else "see below")
+    if action == "pull-request":
+        say(f"Pull request #{run.number} in {run.repository}, commit {run.head}")
+    else:
+        say(f"Merged pull request #{run.number} into {run.base} of {run.repository}, commit {run.head}")
+    if run.nothing_started:
+        raise RunbookError(run.nothing_started)
+    for build in run.builds:
+        cause = build.cause()
+        say(f"  {build.project}: {build.status}" + (f" ({cause})" if cause else ""))
+    for image in run.images:
+        say(f"  ECR holds {image}")
+    for execution in run.executions:
+        say(f"  pipeline {execution.pipeline}: {execution.status}")
+        for step in execution.actions:
+            say(f"    {step.stage}.{step.action}: {step.status}")
+    for line in run.not_emulated:
+        say(f"  {line}")
+    for diagnosis in run.causes:
+        say(f"  cause: {diagnosis[0]}\n  remedy: {diagnosis[1]}" if diagnosis else
+            f"  cause: not one the runbook knows; read {session.rel(log)}")
+    if run.still_running:
+        say(f"  still running after {limit:.0f} s; it goes on in the sandbox (run the cell again to open another)")
+    return run.succeeded

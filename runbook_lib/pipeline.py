@@ -66,6 +66,54 @@ class PullRequestRun:
     build_ids: list[str]
 
 
+@dataclass
+class ActionView:
+    """One action of a pipeline execution, as ListActionExecutions reports it."""
+
+    stage: str
+    action: str
+    status: str
+    summary: str = ""
+
+
+@dataclass
+class ExecutionView:
+    """A pipeline execution, as GetPipelineExecution and ListActionExecutions report it."""
+
+    pipeline: str
+    id: str
+    status: str
+    summary: str = ""
+    actions: list[ActionView] = field(default_factory=list)
+
+
+@dataclass
+class PipelineRun:
+    """What a pull request or a merge started in the sandbox, and how it ended (or stood at the time limit).
+
+    The one result the CLI and the notebooks display; nothing in it is decided by them.
+    """
+
+    action: str                      # "pull-request" or "merge"
+    repository: str
+    number: int                      # the pull request
+    base: str                        # the branch it was opened against (merge: merged into)
+    head: str                        # the commit that was built (merge: the merge commit)
+    builds: list[BuildView] = field(default_factory=list)
+    executions: list[ExecutionView] = field(default_factory=list)
+    nothing_started: str = ""        # why nothing ran, with what to do
+    still_running: bool = False      # the time limit passed first; what runs goes on in the sandbox
+    images: list[str] = field(default_factory=list)         # repository:tag found in ECR for the commit built
+    not_emulated: list[str] = field(default_factory=list)   # the builds' own NOT_EMULATED lines (kubectl apply)
+    causes: list[tuple[str, str] | None] = field(default_factory=list)   # per failure: (cause, remedy), None unknown
+
+    @property
+    def succeeded(self) -> bool:
+        return (not self.nothing_started and not self.still_running
+                and all(b.status == "SUCCEEDED" for b in self.builds)
+                and all(e.status == "Succeeded" for e in self.executions))
+
+
 def _post(url: str, path: str, body: dict) -> dict:
     from .sandbox.server import post_json
 
@@ -294,6 +342,110 @@ def _new_log_lines(logs, build: dict, tokens: dict[str, str | None]) -> list[str
         return []   # the stream is not there yet
     tokens[build["id"]] = page.get("nextForwardToken")
     return [event["message"] for event in page.get("events", [])]
+
+
+def run_pull_request(app, out: Path, sandbox_dir: Path, url: str, clients, account: str, *, limit: float,
+                     progress: Callable[[str], None]) -> PipelineRun:
+    """Open the first pull request in the sandbox and follow the builds its webhook started, to their end or ``limit``.
+
+    ``progress`` gets every change as a line: a build's phase and status, each new log line.
+    """
+    opened = open_sandbox_pull_request(app, out, sandbox_dir, url)
+    progress(f"opened pull request #{opened.number} in {opened.repository} (sandbox GitHub), branch {opened.branch}, "
+             f"commit {opened.head[:12]}")
+    run = PipelineRun("pull-request", opened.repository, opened.number, github_default_branch(), opened.head)
+    if not opened.build_ids:
+        run.nothing_started = (f"no CodeBuild webhook started a build for {opened.repository}: apply the CI root "
+                               "first (runbook apply --app ... --target sandbox, or notebook 02)")
+        return run
+    last: dict[str, str] = {}
+
+    def show(view: BuildView, new_lines: list[str]) -> None:
+        state = f"{view.phase} {view.status}"
+        if last.get(view.id) != state:
+            last[view.id] = state
+            progress(f"[{view.project}] {state}")
+        for line in new_lines:
+            progress(f"[{view.project}]   {line}")
+
+    run.builds = follow(clients.client("codebuild", account), clients.client("logs", account), opened.build_ids, show,
+                        limit=limit)
+    run.still_running = len(run.builds) < len(opened.build_ids) or any(not v.done for v in run.builds)
+    run.causes = [diagnose(v.log_lines) for v in run.builds if v.done and v.status != "SUCCEEDED"]
+    if any(v.status == "SUCCEEDED" for v in run.builds):
+        run.images = _images_tagged(clients.client("ecr", account), app.ecr_repository, opened.head)
+    return run
+
+
+def _images_tagged(ecr, repository: str, tag: str) -> list[str]:
+    """``repository:tag`` when ECR holds an image with that tag (read back, not assumed from the build's log)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except ClientError:
+        return []
+    return [f"{repository}:{tag}"] if found else []
+
+
+def run_merge(resolved, out: Path, sandbox_dir: Path, url: str, clients, account: str, *, limit: float,
+              progress: Callable[[str], None]) -> PipelineRun:
+    """Merge a pull request into the first stage's branch in the sandbox and follow the pipeline it started."""
+    merge, started = open_sandbox_merge(resolved, out, sandbox_dir, url)
+    stage = resolved.stages[0]
+    progress(f"merged pull request #{merge.number} into {stage.branch} of {merge.repository} (sandbox GitHub), "
+             f"commit {merge.head[:12]}")
+    run = PipelineRun("merge", merge.repository, merge.number, stage.branch, merge.head)
+    executions = [item.split(": ", 1) for item in started if item.startswith("pipeline ")]
+    if not executions:
+        run.nothing_started = (f"no pipeline watches {merge.repository}'s {stage.branch}: apply the CD root first "
+                               "(runbook apply --app ... --target sandbox, or notebook 03)")
+        return run
+    codepipeline = clients.client("codepipeline", account)
+    for label, execution_id in executions:
+        name = label.removeprefix("pipeline ")
+        shown: set[tuple[str, str, str]] = set()
+
+        def show(_execution, actions, name=name, shown=shown) -> None:
+            for action in reversed(actions):
+                key = (action["stageName"], action["actionName"], action["status"])
+                if key not in shown:
+                    shown.add(key)
+                    summary = _summary(action)
+                    progress(f"[{name}] {action['stageName']}.{action['actionName']}: {action['status']}"
+                             + (f" ({summary})" if summary else ""))
+
+        execution, actions = follow_execution(codepipeline, name, execution_id, show, limit=limit)
+        run.executions.append(ExecutionView(
+            name, execution_id, execution["status"], execution.get("statusSummary", ""),
+            [ActionView(a["stageName"], a["actionName"], a["status"], _summary(a)) for a in reversed(actions)]))
+        run.still_running = run.still_running or execution["status"] in ("InProgress", "Stopping")
+        run.causes += diagnose_actions(clients.client("codebuild", account), clients.client("logs", account), actions)
+        run.not_emulated += _not_emulated(clients.client("codebuild", account), clients.client("logs", account), actions)
+    return run
+
+
+def _not_emulated(codebuild, logs, actions: list[dict]) -> list[str]:
+    """What the deploy builds say they did not really do (``NOT_EMULATED: ...`` lines of their logs), in order."""
+    found = []
+    for action in reversed(actions):
+        build_id = (action.get("output") or {}).get("executionResult", {}).get("externalExecutionId") or ""
+        if action["stageName"] != "Deploy" or action["input"]["actionTypeId"].get("provider") != "CodeBuild" \
+                or ":" not in build_id:
+            continue
+        builds = codebuild.batch_get_builds(ids=[build_id])["builds"]
+        found += [line.strip() for line in (build_log(logs, builds[0]) if builds else []) if "NOT_EMULATED" in line]
+    return found
+
+
+def _summary(action: dict) -> str:
+    return (action.get("output") or {}).get("executionResult", {}).get("externalExecutionSummary", "")
+
+
+def github_default_branch() -> str:
+    from .sandbox import github
+
+    return github.DEFAULT_BRANCH
 
 
 def live_steps(app, out: Path) -> list[str]:

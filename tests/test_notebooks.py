@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import ROOT, needs_terraform
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*-*.ipynb"))
 SANITIZE = ROOT / "notebooks" / "nbval-sanitize.cfg"
 PAPERMILL = [sys.executable, "-m", "papermill"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -106,7 +107,7 @@ def test_the_docker_stand_in_refuses_a_missing_dockerfile_and_a_push_without_log
 
 @pytest.mark.parametrize("args, words", [
     (["pipeline", "merge"], "needs --app"),
-    (["pipeline", "pull-request", "--app", "parameters/apps/web.yaml", "--limit", "-5"], "--limit -5.0: must be"),
+    (["pipeline", "pull-request", "--app", "parameters/apps/web.yaml", "--limit", "-5"], "--limit -5: must be"),
     (["pipeline", "pull-request", "--app", "parameters/apps/web.yaml"], "the sandbox is not running"),
 ], ids=["no-app", "negative-limit", "no-sandbox"])
 def test_pipeline_refuses_bad_input_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, args, words):
@@ -119,6 +120,45 @@ def test_pipeline_refuses_bad_input_with_one_line_and_writes_nothing(tmp_path, m
     error = capsys.readouterr().err
     assert words in error and "Traceback" not in error
     assert not out.exists()
+
+
+@pytest.mark.parametrize("action, target, limit, words", [
+    ("deploy", "sandbox", 10, "'deploy' is not a pipeline action"),
+    ("merge", "live", 10, "on live the runbook pushes nothing"),
+    ("pull-request", "sandbox", 0, "--limit 0: must be a number of seconds above 0"),
+], ids=["unknown-action", "live", "zero-limit"])
+def test_the_engine_refuses_a_bad_pipeline_request_before_anything_is_written(tmp_path, org, apps, action, target,
+                                                                               limit, words):
+    from runbook_lib.engine import Engine, Settings
+    from runbook_lib.errors import RunbookError
+
+    engine = Engine(Settings(org, apps["web"], target=target, out=tmp_path / "out"), sink=lambda _line: None)
+    with pytest.raises(RunbookError, match=re.escape(words)):
+        engine.pipeline(action, limit=limit)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_pipeline_notebook_on_live_prints_the_git_steps_and_calls_no_aws(tmp_path, monkeypatch, capsys):
+    """03a on live: the rendered buildspec and the git commands that put it in place; no AWS client is made."""
+    import botocore.session
+
+    from runbook_lib import notebook as rb
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"an AWS client was created: {args}")
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    session = rb.start("parameters/org.yaml", "parameters/apps/web.yaml", target="live", out_dir=str(tmp_path / "out"))
+    assert rb.first_pull_request(session) is True
+    shown = capsys.readouterr().out
+    assert "the runbook pushes nothing to your repositories" in shown
+    assert "git switch -c runbook/first-pull-request" in shown and "git push -u origin" in shown
+    from runbook_lib.render.buildspecs import IMAGE_BUILDSPEC_PATH
+
+    rendered = tmp_path / "out" / "repositories" / "acme-co" / "web" / IMAGE_BUILDSPEC_PATH
+    assert rendered.is_file() and f"cp {rendered.resolve()} {IMAGE_BUILDSPEC_PATH}" in shown
 
 
 def test_a_failed_builds_log_is_read_for_its_cause_and_remedy():
