@@ -350,10 +350,12 @@ def run_pull_request(app, out: Path, sandbox_dir: Path, url: str, clients, accou
 
     ``progress`` gets every change as a line: a build's phase and status, each new log line.
     """
+    from .sandbox import github
+
     opened = open_sandbox_pull_request(app, out, sandbox_dir, url)
     progress(f"opened pull request #{opened.number} in {opened.repository} (sandbox GitHub), branch {opened.branch}, "
              f"commit {opened.head[:12]}")
-    run = PipelineRun("pull-request", opened.repository, opened.number, github_default_branch(), opened.head)
+    run = PipelineRun("pull-request", opened.repository, opened.number, github.DEFAULT_BRANCH, opened.head)
     if not opened.build_ids:
         run.nothing_started = (f"no CodeBuild webhook started a build for {opened.repository}: apply the CI root "
                                "first (runbook apply --app ... --target sandbox, or notebook 02)")
@@ -440,12 +442,6 @@ def _not_emulated(codebuild, logs, actions: list[dict]) -> list[str]:
 
 def _summary(action: dict) -> str:
     return (action.get("output") or {}).get("executionResult", {}).get("externalExecutionSummary", "")
-
-
-def github_default_branch() -> str:
-    from .sandbox import github
-
-    return github.DEFAULT_BRANCH
 
 
 def live_steps(app, out: Path) -> list[str]:
