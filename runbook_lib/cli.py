@@ -78,7 +78,7 @@ def _engine(args, org, app):
 
     auto_approve = getattr(args, "auto_approve", False)
     settings = Settings(org, app, target=args.target, out=Path(args.out), auto_approve=auto_approve,
-                        allow_destroy=getattr(args, "allow_destroy", False))
+                        allow_destroy=getattr(args, "allow_destroy", False), stage=getattr(args, "stage", None))
     return Engine(settings, sink=lambda line: console.print(Text(line)),
                   show_plan=lambda summary: console.print(plan_table(summary)),
                   confirm=_confirm if sys.stdin.isatty() and not auto_approve else None)
@@ -196,15 +196,17 @@ def cmd_pipeline(args) -> int:
     if app is None:
         raise RunbookError(f"`runbook pipeline {args.action}` needs --app (the application whose pipeline to run)")
     engine = _engine(args, org, app)
-    if args.target == Target.live.value:
+    if args.target == Target.live.value and args.action == "pull-request" and not args.source_version:
         steps = engine.pipeline_live_steps()
         console.print("On live the runbook does not push to your repositories. Put the image buildspec in place:")
         for step in steps:
             console.print(Text(f"  {step}"))
         console.print("The image project's webhook then starts a build for the pull request; merging it into a "
-                      "stage's branch starts that stage's pipeline.")
+                      "stage's branch starts that stage's pipeline. To start (and follow) a build yourself: "
+                      "--source-version pr/N --auto-approve.")
         return EXIT_OK
-    run = engine.pipeline(args.action, limit=args.limit, progress=lambda line: console.print(Text(line)))
+    run = engine.pipeline(args.action, limit=args.limit, progress=lambda line: console.print(Text(line)),
+                          source_version=args.source_version)
     if run.nothing_started:
         console.print(Text(run.nothing_started))
         return EXIT_FINDINGS
@@ -520,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["pull-request", "merge"])
     _common_flags(p, target_default=Target.sandbox.value)
     p.add_argument("--limit", type=float, default=600.0, help="seconds to follow the builds (default: %(default)s)")
+    p.add_argument("--source-version", help="live: what the image project builds (pr/N, a branch or a commit); "
+                   "without it, pull-request on live prints the git steps")
+    p.add_argument("--stage", help="merge on live: the stage whose pipeline to start (default: the first)")
+    p.add_argument("--auto-approve", action="store_true",
+                   help="live: approve StartBuild or StartPipelineExecution for this run (as for an apply)")
     p.set_defaults(func=cmd_pipeline)
     p = sub.add_parser("modules", help="build a local mirror of the pinned upstream module repositories")
     p.add_argument("action", choices=["mirror"])

@@ -628,34 +628,54 @@ class Engine:
         self.render(force=False)
         return live_steps(self._app("the first pull request"), self.settings.out)
 
-    def pipeline(self, action: str, *, limit: float, progress: Sink | None = None):
-        """The first pull request (``pull-request``) or merge (``merge``) in the sandbox, followed to its end.
+    def pipeline(self, action: str, *, limit: float, progress: Sink | None = None, source_version: str | None = None):
+        """The first pull request's build (``pull-request``) or the first stage's pipeline (``merge``), followed to its end.
 
-        Renders first (hand edits are refused as everywhere), then commits the rendered buildspecs
-        to the sandbox's repositories and delivers the event; returns a :class:`~runbook_lib.pipeline.PipelineRun`.
+        Sandbox: renders first (hand edits are refused as everywhere), commits the rendered buildspecs to
+        the sandbox's repositories and delivers the event, as GitHub would. Live: the runbook pushes
+        nothing; it starts what a person would (StartBuild of the image project for ``source_version``,
+        or StartPipelineExecution of the stage's pipeline), only with approval given for this run
+        (``auto_approve=True``), as for an apply. Returns a :class:`~runbook_lib.pipeline.PipelineRun`.
         """
         from . import pipeline
         from .resolved import resolve
-        from .sandbox import server
 
         app = self._app("the first pull request")
         if action not in ("pull-request", "merge"):
             raise RunbookError(f"{action!r} is not a pipeline action; choose pull-request or merge")
         if limit <= 0:
             raise RunbookError(f"--limit {limit:g}: must be a number of seconds above 0")
-        if self.settings.target != Target.sandbox.value:
-            raise RunbookError("on live the runbook pushes nothing to your repositories: follow the git steps "
-                               "(runbook pipeline pull-request --target live prints them)")
+        account = self.settings.org.accounts.operations.id
+        say = progress or self.sink
+        if self.settings.target == Target.live.value:
+            what = (f"StartBuild of the image project for {source_version}" if action == "pull-request"
+                    else "StartPipelineExecution of the " + (self.settings.stage or app.stages[0].name) + " pipeline")
+            if action == "pull-request" and not source_version:
+                raise RunbookError("on live, name what to build: --source-version pr/N (the pull request), a branch or "
+                                   "a commit (`runbook pipeline pull-request --target live` without it prints the git "
+                                   "steps that open the pull request). Nothing was started.")
+            if not self.settings.unattended:
+                raise RunbookError(f"{what} on live needs approval given for this run: --auto-approve "
+                                   "(auto_approve=True). Nothing was started.")
+            resolved = resolve(self.settings.org, app)
+            if action == "merge":
+                return pipeline.start_pipeline(resolved, self.settings.stage, self.clients, account, limit=limit,
+                                               progress=say)
+            return pipeline.start_build(resolved, source_version, self.clients, account, limit=limit, progress=say)
+        if source_version:
+            raise RunbookError(f"--source-version {source_version!r} is for live: in the sandbox the runbook opens "
+                               "the pull request itself. Nothing was started.")
+        from .sandbox import server
+
         running = server.status()
         if running is None:   # before anything is written
             raise RunbookError("the sandbox is not running: start it and apply the application first "
                                "(runbook apply --app ... --target sandbox, or notebooks 01-03)")
         self.render(force=False)
-        account = self.settings.org.accounts.operations.id
-        say = progress or self.sink
         if action == "merge":
             return pipeline.run_merge(resolve(self.settings.org, app), self.settings.out, server.state_dir(),
-                                      running.url, self.clients, account, limit=limit, progress=say)
+                                      running.url, self.clients, account, limit=limit, progress=say,
+                                      stage_name=self.settings.stage)
         return pipeline.run_pull_request(app, self.settings.out, server.state_dir(), running.url, self.clients,
                                          account, limit=limit, progress=say)
 

@@ -13,6 +13,7 @@ commands that put the buildspec where the image project reads it.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,8 +172,15 @@ def sample_manifests(resolved) -> dict[str, str]:
     return files
 
 
-def open_sandbox_merge(resolved, out: Path, sandbox_dir: Path, url: str) -> tuple[PullRequestRun, list[str]]:
-    """Merge a pull request into each stage's branch, as a person would; returns the merge and what it started.
+def _stage(resolved, name: str | None):
+    """The stage called ``name`` (validated with the settings), or the first."""
+    return next(s for s in resolved.stages if s.name == name) if name else resolved.stages[0]
+
+
+def open_sandbox_merge(resolved, out: Path, sandbox_dir: Path, url: str,
+                       stage_name: str | None = None) -> tuple[PullRequestRun, list[str]]:
+    """Merge a pull request into a stage's branch (the first stage's unless named), as a person would; returns the
+    merge and what it started.
 
     The manifests repository gets the rendered manifests buildspec and a sample of the app's manifests
     (first time only); the application repository gets a pull request with the image buildspec,
@@ -188,7 +196,7 @@ def open_sandbox_merge(resolved, out: Path, sandbox_dir: Path, url: str) -> tupl
                                f"application first (runbook render --app ... --target sandbox --out {out})")
     manifests = {MANIFESTS_BUILDSPEC_PATH: (Path(out) / "repositories" / app.manifests_repository /
                                             MANIFESTS_BUILDSPEC_PATH).read_text()}
-    stage = resolved.stages[0]
+    stage = _stage(resolved, stage_name)
     if not github.exists(sandbox_dir, app.manifests_repository):
         github.create(sandbox_dir, app.manifests_repository, {**sample_manifests(resolved), **manifests},
                       "Sample manifests and their buildspec")
@@ -360,6 +368,26 @@ def run_pull_request(app, out: Path, sandbox_dir: Path, url: str, clients, accou
         run.nothing_started = (f"no CodeBuild webhook started a build for {opened.repository}: apply the CI root "
                                "first (runbook apply --app ... --target sandbox, or notebook 02)")
         return run
+    return _follow_builds(run, opened.build_ids, app.ecr_repository, clients, account, limit, progress)
+
+
+def start_build(resolved, source_version: str, clients, account: str, *, limit: float,
+                progress: Callable[[str], None]) -> PipelineRun:
+    """StartBuild of the image project for ``source_version`` (``pr/N``, a branch or a commit), followed to its end.
+
+    What a person does on live when the webhook did not start one (or to build again). The caller approved it.
+    """
+    project = resolved.image_project_name
+    build = clients.client("codebuild", account).start_build(projectName=project, sourceVersion=source_version)["build"]
+    progress(f"started build {build['id']} of {project} for {source_version}")
+    number = int(source_version[3:]) if re.fullmatch(r"pr/\d+", source_version) else 0
+    run = PipelineRun("pull-request", resolved.app.source_repository, number, "", source_version)
+    return _follow_builds(run, [build["id"]], resolved.app.ecr_repository, clients, account, limit, progress)
+
+
+def _follow_builds(run: PipelineRun, build_ids: list[str], ecr_repository: str, clients, account: str, limit: float,
+                   progress: Callable[[str], None]) -> PipelineRun:
+    """Follow ``build_ids`` into ``run``: phases and log lines to ``progress``; outcomes, causes, the image in ECR."""
     last: dict[str, str] = {}
 
     def show(view: BuildView, new_lines: list[str]) -> None:
@@ -370,12 +398,13 @@ def run_pull_request(app, out: Path, sandbox_dir: Path, url: str, clients, accou
         for line in new_lines:
             progress(f"[{view.project}]   {line}")
 
-    run.builds = follow(clients.client("codebuild", account), clients.client("logs", account), opened.build_ids, show,
+    run.builds = follow(clients.client("codebuild", account), clients.client("logs", account), build_ids, show,
                         limit=limit)
-    run.still_running = len(run.builds) < len(opened.build_ids) or any(not v.done for v in run.builds)
+    run.still_running = len(run.builds) < len(build_ids) or any(not v.done for v in run.builds)
     run.causes = [diagnose(v.log_lines) for v in run.builds if v.done and v.status != "SUCCEEDED"]
-    if any(v.status == "SUCCEEDED" for v in run.builds):
-        run.images = _images_tagged(clients.client("ecr", account), app.ecr_repository, opened.head)
+    built = [v.resolved for v in run.builds if v.status == "SUCCEEDED" and v.resolved]
+    for commit in built:   # the image is tagged with the commit the build resolved its source to
+        run.images += _images_tagged(clients.client("ecr", account), ecr_repository, commit)
     return run
 
 
@@ -391,10 +420,10 @@ def _images_tagged(ecr, repository: str, tag: str) -> list[str]:
 
 
 def run_merge(resolved, out: Path, sandbox_dir: Path, url: str, clients, account: str, *, limit: float,
-              progress: Callable[[str], None]) -> PipelineRun:
-    """Merge a pull request into the first stage's branch in the sandbox and follow the pipeline it started."""
-    merge, started = open_sandbox_merge(resolved, out, sandbox_dir, url)
-    stage = resolved.stages[0]
+              progress: Callable[[str], None], stage_name: str | None = None) -> PipelineRun:
+    """Merge a pull request into a stage's branch (the first's unless named) in the sandbox; follow what it started."""
+    merge, started = open_sandbox_merge(resolved, out, sandbox_dir, url, stage_name)
+    stage = _stage(resolved, stage_name)
     progress(f"merged pull request #{merge.number} into {stage.branch} of {merge.repository} (sandbox GitHub), "
              f"commit {merge.head[:12]}")
     run = PipelineRun("merge", merge.repository, merge.number, stage.branch, merge.head)
@@ -403,9 +432,26 @@ def run_merge(resolved, out: Path, sandbox_dir: Path, url: str, clients, account
         run.nothing_started = (f"no pipeline watches {merge.repository}'s {stage.branch}: apply the CD root first "
                                "(runbook apply --app ... --target sandbox, or notebook 03)")
         return run
+    return _follow_executions(run, [(label.removeprefix("pipeline "), execution_id) for label, execution_id in executions],
+                              clients, account, limit, progress)
+
+
+def start_pipeline(resolved, stage_name: str | None, clients, account: str, *, limit: float,
+                   progress: Callable[[str], None]) -> PipelineRun:
+    """StartPipelineExecution of a stage's pipeline (the first stage unless named), followed to its end. Approved by the caller."""
+    stage = _stage(resolved, stage_name)
+    execution_id = clients.client("codepipeline", account).start_pipeline_execution(
+        name=stage.pipeline_name)["pipelineExecutionId"]
+    progress(f"started pipeline {stage.pipeline_name} execution {execution_id} (the head of {stage.branch})")
+    run = PipelineRun("merge", resolved.app.source_repository, 0, stage.branch, "")
+    return _follow_executions(run, [(stage.pipeline_name, execution_id)], clients, account, limit, progress)
+
+
+def _follow_executions(run: PipelineRun, executions: list[tuple[str, str]], clients, account: str, limit: float,
+                       progress: Callable[[str], None]) -> PipelineRun:
+    """Follow each (pipeline, execution id) into ``run``: each action's change to ``progress``; outcomes, causes."""
     codepipeline = clients.client("codepipeline", account)
-    for label, execution_id in executions:
-        name = label.removeprefix("pipeline ")
+    for name, execution_id in executions:
         shown: set[tuple[str, str, str]] = set()
 
         def show(_execution, actions, name=name, shown=shown) -> None:

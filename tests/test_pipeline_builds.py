@@ -122,20 +122,56 @@ def test_pipeline_refuses_bad_input_with_one_line_and_writes_nothing(tmp_path, m
     assert not out.exists()
 
 
-@pytest.mark.parametrize("action, target, limit, words", [
-    ("deploy", "sandbox", 10, "'deploy' is not a pipeline action"),
-    ("merge", "live", 10, "on live the runbook pushes nothing"),
-    ("pull-request", "sandbox", 0, "--limit 0: must be a number of seconds above 0"),
-], ids=["unknown-action", "live", "zero-limit"])
-def test_the_engine_refuses_a_bad_pipeline_request_before_anything_is_written(tmp_path, org, apps, action, target,
-                                                                               limit, words):
+@pytest.mark.parametrize("action, target, approve, version, limit, words", [
+    ("deploy", "sandbox", None, None, 10, "'deploy' is not a pipeline action"),
+    ("pull-request", "sandbox", None, None, 0, "--limit 0: must be a number of seconds above 0"),
+    ("pull-request", "live", True, None, 10, "on live, name what to build: --source-version pr/N"),
+    ("pull-request", "live", None, "pr/7", 10,
+     "StartBuild of the image project for pr/7 on live needs approval given for this run: --auto-approve"),
+    ("merge", "live", False, None, 10,
+     "StartPipelineExecution of the staging pipeline on live needs approval given for this run"),
+    ("pull-request", "sandbox", None, "pr/7", 10, "--source-version 'pr/7' is for live"),
+], ids=["unknown-action", "zero-limit", "live-without-version", "live-build-unapproved", "live-pipeline-unapproved",
+        "version-in-the-sandbox"])
+def test_the_engine_refuses_a_bad_pipeline_request_before_anything_is_written(tmp_path, org, apps, monkeypatch, action,
+                                                                               target, approve, version, limit, words):
+    """Hostile: nothing started, nothing written, no AWS client made (on live a start needs approval for this run)."""
+    import botocore.session
+
     from runbook_lib.engine import Engine, Settings
     from runbook_lib.errors import RunbookError
 
-    engine = Engine(Settings(org, apps["web"], target=target, out=tmp_path / "out"), sink=lambda _line: None)
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"an AWS client was created: {args}")
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
+    engine = Engine(Settings(org, apps["web"], target=target, out=tmp_path / "out", auto_approve=approve),
+                    sink=lambda _line: None)
     with pytest.raises(RunbookError, match=re.escape(words)):
-        engine.pipeline(action, limit=limit)
+        engine.pipeline(action, limit=limit, source_version=version)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_on_live_prints_the_git_steps_and_starts_nothing_without_approval(tmp_path, monkeypatch, capsys):
+    import botocore.session
+
+    from runbook_lib import cli
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"an AWS client was created: {args}")
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", refuse)
+    monkeypatch.chdir(ROOT)
+    flags = ["--app", "parameters/apps/web.yaml", "--target", "live", "--out", str(tmp_path / "out")]
+    assert cli.main(["pipeline", "pull-request", *flags]) == cli.EXIT_OK
+    shown = capsys.readouterr().out
+    assert "git switch -c runbook/first-pull-request" in shown and "--source-version pr/N --auto-approve" in shown
+    assert cli.main(["pipeline", "merge", "--stage", "production", *flags]) == cli.EXIT_ERROR
+    error = capsys.readouterr().err
+    assert "StartPipelineExecution of the production pipeline on live needs approval given for this run" in error
+    assert "Traceback" not in error
+    assert cli.main(["pipeline", "merge", "--stage", "qa", *flags]) == cli.EXIT_ERROR   # not a stage of web
+    assert "stage = 'qa' is not a stage of web" in capsys.readouterr().err
 
 
 def test_the_pipeline_notebook_on_live_prints_the_git_steps_and_calls_no_aws(tmp_path, monkeypatch, capsys):
@@ -388,6 +424,32 @@ def test_a_merge_runs_the_staging_pipeline_through_deploy_with_a_not_emulated_ap
     assert f"images: {OPS}.dkr.ecr.us-east-1.amazonaws.com/acme/web:{head}" in log   # the image just built
     assert "NOT_EMULATED: applied to the cluster of context arn:aws:eks:us-east-1:222222222222:cluster/acme-staging" in log
     assert "PASS" not in log
+
+
+    # Live, approved for this run, does what a person would: StartBuild for a source version, then
+    # StartPipelineExecution. STAND-IN: the "live" engine's clients are aimed at the sandbox (no real
+    # account here), so the sandbox's CodeBuild and CodePipeline run what the live calls start.
+    from runbook_lib.checks.sessions import SandboxClients
+    from runbook_lib.engine import Engine, Settings
+    from runbook_lib.parameters import load_app, load_org
+
+    org = load_org(ROOT / "parameters" / "org.yaml")
+    app = load_app(ROOT / "parameters" / "apps" / "web.yaml", org, ROOT / "parameters" / "org.yaml")
+    said: list[str] = []
+    live = Engine(Settings(org, app, target="live", out=tmp_path / "live", auto_approve=True), sink=said.append)
+    live._clients = SandboxClients(running.url, org.region, org.terraform_role_name)   # STAND-IN for live accounts
+    built = live.pipeline("pull-request", limit=180, source_version="main")
+    assert built.succeeded, said[-20:]
+    assert [b.project for b in built.builds] == ["acme-web-image"] and built.builds[0].source_version == "main"
+    assert built.images == [f"acme/web:{head}"]   # read back from ECR: the tag is the commit main resolved to
+    assert said[0].startswith("started build acme-web-image:") and said[0].endswith(" of acme-web-image for main")
+    deployed = live.pipeline("merge", limit=180)
+    assert deployed.succeeded, said[-20:]
+    [execution] = deployed.executions
+    assert execution.pipeline == "acme-web-staging" and execution.status == "Succeeded"
+    assert [(a.stage, a.action) for a in execution.actions][-1] == ("Deploy", "acme-staging")
+    assert any(line.startswith("started pipeline acme-web-staging execution ") for line in said)
+    assert not (tmp_path / "live").exists()   # on live the runbook wrote nothing: it only started and followed
 
 
 @needs_terraform()
