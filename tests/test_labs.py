@@ -36,7 +36,7 @@ import pytest
 from rich.console import Console
 
 from runbook_lib import cli
-from runbook_lib.engine import Engine, Settings
+from runbook_lib.engine import COMMON_ROOT, Engine, Settings
 from runbook_lib.labs import LABS, progress
 from runbook_lib.labs import identities
 from runbook_lib.labs.catalog import SECTIONS
@@ -62,6 +62,7 @@ REAL_FIXES = {"connection-pending", "token-parameter-missing", "state-lock", "ha
 # labs, reset the same way, stop after their graded pass.
 RESET_BY_THE_IMPORT_LAB = {"webhook-deleted", "pipeline-wrong-branch"}
 ORG = "parameters/org.yaml"
+COMMON = COMMON_ROOT
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -174,7 +175,7 @@ def test_progress_is_written_atomically_and_the_report_escapes_everything(tmp_pa
     page = progress.report_file(tmp_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page and "infra/&lt;b&gt;x&lt;/b&gt;.tf" in page
     assert "src=" not in page and "<link" not in page    # self-contained
-    assert "1 of 11 labs passed" in page
+    assert f"1 of {len(LABS)} labs passed" in page
     for lab in LABS:
         assert lab.name in page and lab.section in page
     html_page(progress.Progress())   # an empty progress renders too
@@ -344,12 +345,17 @@ def test_a_lab_is_found_by_its_checks_fixed_by_the_runbook_and_reset(lab, applie
 
 
 def fault_shows_in_a_plan_then_the_applied_state_passes(lab, ctx, out: Path, org, apps, baseline) -> None:
-    """For a lab whose fix is an apply: Terraform's plan of that root wants changes; the applied state grades PASSED."""
+    """For a lab whose fix is an apply: Terraform's plan of that root wants changes; the applied state grades PASSED.
+
+    The common root's labs are planned together, once (test_the_common_root_labs_faults_show_in_one_plan):
+    a plan of that root costs three times an application root's.
+    """
     [step] = lab.restore
     root = step.split(":")[1]
-    planned = Engine(Settings(org, apps["web"], target="sandbox", out=out, auto_approve=False),
-                     sink=lambda _line: None).run_root(root)
-    assert planned.outcome is Outcome.AWAITING_APPROVAL, (planned.outcome, planned.reason, planned.headline)
+    if root != COMMON:
+        planned = Engine(Settings(org, apps["web"], target="sandbox", out=out, auto_approve=False),
+                         sink=lambda _line: None).run_root(root)
+        assert planned.outcome is Outcome.AWAITING_APPROVAL, (planned.outcome, planned.reason, planned.headline)
     server.load_snapshot(APPLIED)   # what the documented apply brings back
     code, text, _ = run("lab", "check", *flags(out))
     assert code == 0, text
@@ -357,6 +363,40 @@ def fault_shows_in_a_plan_then_the_applied_state_passes(lab, ctx, out: Path, org
     state = progress.load(out)
     assert state.open is None and state.finished[-1].lab == lab.name and state.finished[-1].outcome == "passed"
     assert failing_checks(ctx) == {} and identities.differences(baseline, identities.snapshot(ctx), lab.may_replace) == []
+
+
+# Where each common-root lab's fault shows in the plan of that root: an address fragment, from the lab's details.
+PLANNED_AT = {
+    "source_credential_deleted": lambda d, module: "aws_codebuild_source_credential.",
+    "trust_wrong_account": lambda d, module: f"module.{module(d['cluster'])}.aws_iam_role.",
+    "trust_without_condition": lambda d, module: f"module.{module(d['cluster'])}.aws_iam_role.",
+    "cluster_access_removed": lambda d, module: f"aws_eks_access_entry.{module(d['cluster'])}",
+}
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+@pytest.mark.xdist_group("labs")
+@needs_terraform()
+def test_the_common_root_labs_faults_show_in_one_plan(applied, out, org, apps):
+    """Every lab fixed by applying the common root (not by a real fix above), its fault injected at once: one plan
+    of that root wants a change where each fault is. A new such lab needs its place in PLANNED_AT."""
+    ctx = applied
+    server.load_snapshot(APPLIED)
+    labs = [lab for lab in LABS if lab.restore == (f"apply:{COMMON}",) and lab.name not in REAL_FIXES]
+    assert len(labs) >= 3 and all(lab.injector in PLANNED_AT for lab in labs), [lab.injector for lab in labs]
+    details = {lab.injector: INJECTORS[lab.injector](ctx) for lab in labs}
+    modules = {t.cluster: t.module_name for t in ctx.resolved.deploy_targets}
+    try:
+        planned = Engine(Settings(org, apps["web"], target="sandbox", out=out, auto_approve=False),
+                         sink=lambda _line: None).run_root(COMMON)
+        assert planned.outcome is Outcome.AWAITING_APPROVAL, (planned.outcome, planned.reason, planned.headline)
+        addresses = [change.address for change in planned.plan.changes]
+        for injector, found in details.items():
+            fragment = PLANNED_AT[injector](found, modules.__getitem__)
+            assert any(fragment in address for address in addresses), (injector, fragment, addresses)
+    finally:
+        server.load_snapshot(APPLIED)
 
 
 @pytest.mark.sandbox

@@ -172,6 +172,25 @@ LABS: tuple[Lab, ...] = (
         restore=("apply:cd",),
     ),
     Lab(
+        name="cluster-access-removed",
+        title="A deploy Kubernetes turns away",
+        section=CD,
+        symptom="Merges to {source} run the {stage} pipeline through Source and Build; then its Deploy action "
+                "for {cluster} fails with `error: You must be logged in to the server (Unauthorized)`.",
+        fault="The deploy role's EKS access entry on {cluster} was deleted: the role could still assume and "
+              "describe the cluster, but Kubernetes no longer knew it.",
+        reveals=("common.cluster-access.{account}.{cluster}",),
+        found_with="runbook pipeline merge (the deploy build's log and its cause), then runbook check",
+        fixes=("runbook apply {flags}",),
+        hints=("The deploy build assumed the deploy role and reached the cluster's API, so its trust is fine. "
+               "Who tells Kubernetes what that role may do?",
+               "Run `runbook check {flags_check}` and read the common.cluster-access.* rows.",
+               "For a cluster whose deploy_access is access_entry, the common root creates the role's access "
+               "entry and its policy: `runbook apply {flags}` puts it back."),
+        injector="cluster_access_removed",
+        restore=("apply:cicd-common",),
+    ),
+    Lab(
         name="state-lock",
         title="A lock nobody holds",
         section=CI,

@@ -181,6 +181,28 @@ def ecr_pull_missing(ctx: LabContext) -> Details:
     return {"cluster": target.cluster, "account": target.account_name, "original": original}
 
 
+def _first_cluster(ctx: LabContext):
+    """The deploy target of the first stage's first deployment: the cluster the labs' texts name."""
+    cluster = ctx.resolved.stages[0].deployments[0].cluster
+    return next(t for t in ctx.resolved.deploy_targets if t.cluster == cluster)
+
+
+def _has_access_entry(ctx: LabContext, details: Details) -> bool:
+    eks = ctx.client("eks", details["account_id"], details["region"])
+    return details["principal"] in eks.list_access_entries(clusterName=details["cluster"])["accessEntries"]
+
+
+def cluster_access_removed(ctx: LabContext) -> Details:
+    target = _first_cluster(ctx)
+    if target.access != "access_entry":
+        raise LabError(f"this lab needs deploy_access: access_entry for {target.cluster} in {ctx.where.org_file} "
+                       f"(it is {target.access}); nothing was changed")
+    ctx.client("eks", target.account_id, target.region).delete_access_entry(clusterName=target.cluster,
+                                                                            principalArn=target.role_arn)
+    return {"cluster": target.cluster, "account": target.account_name, "account_id": target.account_id,
+            "region": target.region, "principal": target.role_arn}
+
+
 def pipeline_wrong_branch(ctx: LabContext) -> Details:
     stage = ctx.resolved.stages[0]
     pipeline = _pipeline(ctx, stage.pipeline_name)
@@ -246,7 +268,8 @@ def hand_edited(ctx: LabContext) -> Details:
 
 INJECTORS: dict[str, Callable[[LabContext], Details]] = {f.__name__: f for f in (
     connection_pending, token_parameter_missing, source_credential_deleted, webhook_deleted, trust_wrong_account,
-    trust_without_condition, ecr_pull_missing, pipeline_wrong_branch, state_lock, outside_state, hand_edited)}
+    trust_without_condition, ecr_pull_missing, cluster_access_removed, pipeline_wrong_branch, state_lock, outside_state,
+    hand_edited)}
 
 
 # -- is it still there? ----------------------------------------------------------------
@@ -259,6 +282,7 @@ PROBES: dict[str, Callable[[LabContext, Details], bool]] = {
     "trust_wrong_account": lambda ctx, d: _trust(ctx, d) != d["original"],
     "trust_without_condition": lambda ctx, d: _trust(ctx, d) != d["original"],
     "ecr_pull_missing": lambda ctx, d: _repository_policy(ctx) != d["original"],
+    "cluster_access_removed": lambda ctx, d: not _has_access_entry(ctx, d),
     "pipeline_wrong_branch": lambda ctx, d: _source_branch(ctx, d) != d["original"],
     "state_lock": lambda ctx, d: _lock_held(ctx, d["lock_key"]),
     "outside_state": lambda ctx, d: d["address"] not in {_address(r) for r in _state(ctx, d["state_key"])["resources"]},
