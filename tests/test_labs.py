@@ -102,6 +102,17 @@ def test_the_catalog_holds_eleven_labs_each_complete_and_mapped_to_a_guide_secti
     assert {lab.section for lab in LABS} == set(SECTIONS)
 
 
+def test_notebook_05s_stored_outputs_name_every_lab_in_the_catalog():
+    """nbval compares 05's stored outputs, which list the catalog: a lab added without re-recording them fails here,
+    in the fast tier, instead of twenty minutes into the suite (the README's Notebooks section says how)."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "notebooks" / "05-troubleshooting-labs.ipynb", as_version=4)
+    shown = "".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                    for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", []))
+    assert [lab.name for lab in LABS if lab.name not in shown] == []
+
+
 def test_bare_runbook_lab_still_means_jupyterlab():
     parser = cli.build_parser()
     assert parser.parse_args(["lab"]).func is cli.cmd_lab
