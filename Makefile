@@ -36,9 +36,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The checked copy is made again only when the source, the pins or the org's module versions changed.
+MIRROR_STAMP := $(CURDIR)/build/.module-mirror-stamp
 modules: $(STAMP) tools
 ifneq ($(MODULE_SOURCE),)
-	$(BIN)/runbook modules mirror $(CURDIR)/build/module-mirror --from $(MODULE_SOURCE) > /dev/null
+	@if [ ! -f $(MIRROR_STAMP) ] || [ ! -d $(CURDIR)/build/module-mirror ] || \
+	    [ -n "$$(find $(MODULE_SOURCE) runbook_lib/data/module_catalog.json parameters/org.yaml $(STAMP) -newer $(MIRROR_STAMP) -print -quit)" ]; then \
+	  echo "$(BIN)/runbook modules mirror $(CURDIR)/build/module-mirror --from $(MODULE_SOURCE)"; \
+	  $(BIN)/runbook modules mirror $(CURDIR)/build/module-mirror --from $(MODULE_SOURCE) > /dev/null && touch $(MIRROR_STAMP); \
+	fi
 endif
 
 tools: $(RUNBOOK_SANDBOX_TOOLS)/kubectl

@@ -15,18 +15,28 @@ from runbook_lib.sandbox import server
 from .conftest import ROOT
 
 
-def _lab(args: list[str], sandbox_dir) -> subprocess.CompletedProcess:
-    env = dict(os.environ, RUNBOOK_SANDBOX_DIR=str(sandbox_dir))
-    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", "lab", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def run_lab(monkeypatch, capsys):
+    """``runbook lab ARGS`` as the CLI runs it, in this process (the refusals come before anything starts; should
+    one not, the fast tier's guard stops the JupyterLab or sandbox it would start): (exit code, stdout, stderr)."""
+    from runbook_lib import cli
+
+    def run(args: list[str], sandbox_dir) -> subprocess.CompletedProcess:
+        monkeypatch.setenv("RUNBOOK_SANDBOX_DIR", str(sandbox_dir))
+        monkeypatch.chdir(ROOT)
+        capsys.readouterr()
+        code = cli.main(["lab", *args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["runbook", "lab", *args], code, out, err)
+    return run
 
 
-def test_a_port_in_use_is_refused_and_nothing_starts(tmp_path):
+def test_a_port_in_use_is_refused_and_nothing_starts(tmp_path, run_lab):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = _lab(["--port", str(port)], tmp_path / "sandbox")
+        proc = run_lab(["--port", str(port)], tmp_path / "sandbox")
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
     assert "runbook lab --port N" in proc.stderr and "Nothing was started" in proc.stderr
@@ -35,14 +45,14 @@ def test_a_port_in_use_is_refused_and_nothing_starts(tmp_path):
     assert "JupyterLab:" not in proc.stdout
 
 
-def test_not_a_port_a_bad_org_and_no_notebooks_are_refused_before_anything_starts(tmp_path):
-    bad = _lab(["--port", "70000"], tmp_path / "sandbox")
+def test_not_a_port_a_bad_org_and_no_notebooks_are_refused_before_anything_starts(tmp_path, run_lab):
+    bad = run_lab(["--port", "70000"], tmp_path / "sandbox")
     assert bad.returncode == 2 and "--port 70000 is not a TCP port" in bad.stderr
     (tmp_path / "org.yaml").write_text("namespace: [\n")
     port = server._free_port()
-    org = _lab(["--port", str(port), "--org", str(tmp_path / "org.yaml")], tmp_path / "sandbox")
+    org = run_lab(["--port", str(port), "--org", str(tmp_path / "org.yaml")], tmp_path / "sandbox")
     assert org.returncode == 2 and "org.yaml" in org.stderr and "Traceback" not in org.stderr
-    empty = _lab(["--port", str(port), "--notebooks", str(tmp_path)], tmp_path / "sandbox")
+    empty = run_lab(["--port", str(port), "--notebooks", str(tmp_path)], tmp_path / "sandbox")
     assert empty.returncode == 2 and f"no notebooks in {tmp_path}" in empty.stderr
     assert not (tmp_path / "sandbox").exists()
 
