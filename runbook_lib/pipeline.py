@@ -285,20 +285,24 @@ def build_log(logs, build: dict) -> list[str]:
     return _new_log_lines(logs, build, {})
 
 
-def diagnose_actions(codebuild, logs, actions: list[dict]) -> list[tuple[str, str] | None]:
-    """For each failed action of an execution, its cause and remedy, read from its summary and its build's log."""
-    found = []
-    for action in actions:
-        if action["status"] != "Failed":
-            continue
-        result = (action.get("output") or {}).get("executionResult", {})
-        lines = [result.get("externalExecutionSummary", "")]
-        build_id = result.get("externalExecutionId") or ""
-        if action["input"]["actionTypeId"].get("provider") == "CodeBuild" and ":" in build_id:
+def action_build_logs(codebuild, logs) -> Callable[[dict], list[str]]:
+    """A reader of a CodeBuild action's build log (no lines for other actions) that reads each build once."""
+    read: dict[str, list[str]] = {}
+
+    def log_of(action: dict) -> list[str]:
+        build_id = (action.get("output") or {}).get("executionResult", {}).get("externalExecutionId") or ""
+        if action["input"]["actionTypeId"].get("provider") != "CodeBuild" or ":" not in build_id:
+            return []
+        if build_id not in read:
             builds = codebuild.batch_get_builds(ids=[build_id])["builds"]
-            lines += build_log(logs, builds[0]) if builds else []
-        found.append(diagnose(lines))
-    return found
+            read[build_id] = build_log(logs, builds[0]) if builds else []
+        return read[build_id]
+    return log_of
+
+
+def diagnose_actions(actions: list[dict], log_of: Callable[[dict], list[str]]) -> list[tuple[str, str] | None]:
+    """For each failed action of an execution, its cause and remedy, read from its summary and its build's log."""
+    return [diagnose([_summary(action), *log_of(action)]) for action in actions if action["status"] == "Failed"]
 
 
 def _view(build: dict) -> BuildView:
@@ -468,22 +472,16 @@ def _follow_executions(run: PipelineRun, executions: list[tuple[str, str]], clie
             name, execution_id, execution["status"], execution.get("statusSummary", ""),
             [ActionView(a["stageName"], a["actionName"], a["status"], _summary(a)) for a in reversed(actions)]))
         run.still_running = run.still_running or execution["status"] in ("InProgress", "Stopping")
-        run.causes += diagnose_actions(clients.client("codebuild", account), clients.client("logs", account), actions)
-        run.not_emulated += _not_emulated(clients.client("codebuild", account), clients.client("logs", account), actions)
+        log_of = action_build_logs(clients.client("codebuild", account), clients.client("logs", account))
+        run.causes += diagnose_actions(actions, log_of)
+        run.not_emulated += _not_emulated(actions, log_of)
     return run
 
 
-def _not_emulated(codebuild, logs, actions: list[dict]) -> list[str]:
+def _not_emulated(actions: list[dict], log_of: Callable[[dict], list[str]]) -> list[str]:
     """What the deploy builds say they did not really do (``NOT_EMULATED: ...`` lines of their logs), in order."""
-    found = []
-    for action in reversed(actions):
-        build_id = (action.get("output") or {}).get("executionResult", {}).get("externalExecutionId") or ""
-        if action["stageName"] != "Deploy" or action["input"]["actionTypeId"].get("provider") != "CodeBuild" \
-                or ":" not in build_id:
-            continue
-        builds = codebuild.batch_get_builds(ids=[build_id])["builds"]
-        found += [line.strip() for line in (build_log(logs, builds[0]) if builds else []) if "NOT_EMULATED" in line]
-    return found
+    return [line.strip() for action in reversed(actions) if action["stageName"] == "Deploy"
+            for line in log_of(action) if "NOT_EMULATED" in line]
 
 
 def _summary(action: dict) -> str:
